@@ -1,0 +1,5 @@
+"""``python -m aerostack_async.server``."""
+
+from ._cli import main
+
+main()

@@ -1,0 +1,119 @@
+"""``Idempotency-Key``: the first complete response per (key, route, API key) is kept 24 h.
+
+A repeat with the same body gets the stored response back byte for byte with
+``Idempotent-Replayed: true``; the same key with a different body is 422. Requests with the
+same key wait for each other, so two concurrent retries never both run.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import sqlite3
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+
+import anyio
+
+from ._sqlite import SqliteStore
+
+TTL_SECONDS = 24 * 3600
+MAX_KEY_LENGTH = 255
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS idempotency (
+    scope TEXT PRIMARY KEY,
+    body_hash TEXT NOT NULL,
+    status INTEGER NOT NULL,
+    content_type TEXT NOT NULL,
+    body BLOB NOT NULL,
+    created_at REAL NOT NULL
+);
+"""
+
+
+@dataclass(frozen=True)
+class StoredResponse:
+    """A response kept for replay."""
+
+    body_hash: str
+    status: int
+    content_type: str
+    body: bytes
+
+
+def scope_of(idempotency_key: str, route: str, api_key: str) -> str:
+    """The storage key for (idempotency key, route, API key); the API key is only hashed."""
+    material = "\0".join((idempotency_key, route, api_key)).encode("utf-8", "surrogatepass")
+    return hashlib.sha256(material).hexdigest()
+
+
+def hash_body(body: bytes) -> str:
+    """The fingerprint that decides "same body"."""
+    return hashlib.sha256(body).hexdigest()
+
+
+class IdempotencyStore:
+    """Stored responses in the platform database, plus per-scope locks in memory."""
+
+    def __init__(self, store: SqliteStore) -> None:
+        self._store = store
+        self._locks: dict[str, tuple[anyio.Lock, int]] = {}
+
+    @asynccontextmanager
+    async def hold(self, scope: str) -> AsyncIterator[None]:
+        """Serialise requests that share ``scope``."""
+        lock, users = self._locks.get(scope, (None, 0))
+        if lock is None:
+            lock = anyio.Lock()
+        self._locks[scope] = (lock, users + 1)
+        try:
+            async with lock:
+                yield
+        finally:
+            lock, users = self._locks[scope]
+            if users <= 1:
+                del self._locks[scope]
+            else:
+                self._locks[scope] = (lock, users - 1)
+
+    async def get(self, scope: str, now: float) -> StoredResponse | None:
+        """The stored response for ``scope``, if one younger than 24 h exists."""
+
+        def read(conn: sqlite3.Connection) -> StoredResponse | None:
+            row = conn.execute(
+                "SELECT body_hash, status, content_type, body FROM idempotency"
+                " WHERE scope = ? AND created_at > ?",
+                (scope, now - TTL_SECONDS),
+            ).fetchone()
+            if row is None:
+                return None
+            return StoredResponse(row[0], row[1], row[2], bytes(row[3]))
+
+        return await self._store.run(read)
+
+    async def put(self, scope: str, response: StoredResponse, now: float) -> None:
+        """Keep ``response`` for ``scope``."""
+
+        def write(conn: sqlite3.Connection) -> None:
+            conn.execute(
+                "INSERT OR REPLACE INTO idempotency VALUES (?, ?, ?, ?, ?, ?)",
+                (
+                    scope,
+                    response.body_hash,
+                    response.status,
+                    response.content_type,
+                    response.body,
+                    now,
+                ),
+            )
+
+        await self._store.run(write)
+
+    async def sweep(self, now: float) -> None:
+        """Forget responses older than 24 h."""
+
+        def delete(conn: sqlite3.Connection) -> None:
+            conn.execute("DELETE FROM idempotency WHERE created_at <= ?", (now - TTL_SECONDS,))
+
+        await self._store.run(delete)

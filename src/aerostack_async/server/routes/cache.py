@@ -1,0 +1,7 @@
+"""Emulator routes: cache (being written)."""
+
+from __future__ import annotations
+
+from .._app import RouteModule
+
+MODULE = RouteModule(operations=[])
