@@ -71,6 +71,8 @@ class Operation:
     status: int = 200
     secret_only: bool = False
     body: Literal["json", "raw", "none"] = "json"
+    # No API key needed (the handler checks its own credentials, e.g. a signed URL).
+    public: bool = False
 
 
 @dataclass(frozen=True)
@@ -201,6 +203,10 @@ def _endpoint(op: Operation, state: ServerState, gate: _Gate, idem: IdempotencyS
         return response
 
     async def _handle(request: Request, request_id: str) -> Response:
+        if op.public:
+            return _as_response(
+                await op.handler(Call(request, state, "", "public", request_id)), op.status
+            )
         api_key, kind = gate.authenticate(request)
         if op.secret_only and kind == "public":
             raise ApiError(403, "FORBIDDEN", "This route needs a secret key (sk_…)")
@@ -276,7 +282,7 @@ def create_app(config: ServerConfig, state: ServerState | None = None) -> Starle
     schema = IDEMPOTENCY_SCHEMA + "".join(module.schema for module in modules)
     state.platform.run_sync(lambda conn: conn.executescript(schema))
     gate = _Gate(config)
-    idem = IdempotencyStore(state.platform)
+    idem = state.idempotency
 
     api_routes: list[BaseRoute] = [
         Route(op.path, _endpoint(op, state, gate, idem), methods=[op.method])

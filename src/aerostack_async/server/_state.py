@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ._config import ServerConfig
+from ._idempotency import IdempotencyStore
 from ._sqlite import SqliteStore
 
 if TYPE_CHECKING:
@@ -39,6 +40,11 @@ class ServerState:
     # Set by the app's lifespan: one pooled client for services, queue consumer and AI upstream.
     http: httpx.AsyncClient | None = None
     _temporary: bool = field(default=False, repr=False)
+    # Stored responses for Idempotency-Key (raw-body handlers such as uploads use it directly).
+    idempotency: IdempotencyStore = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self.idempotency = IdempotencyStore(self.platform)
 
     @classmethod
     def open(cls, config: ServerConfig) -> ServerState:
