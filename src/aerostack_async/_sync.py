@@ -1,0 +1,500 @@
+"""The sync facade: ``Aerostack`` runs ``AsyncAerostack`` on an event loop in a background thread.
+
+Nothing here re-implements an operation. An anyio ``BlockingPortal`` owns one event loop in one
+daemon thread; the async client is created, used and closed on that loop, and every attribute of
+it is reached through a generic proxy that turns
+
+- coroutine methods into blocking calls (``portal.call``),
+- async iterators into sync iterators that pull one step per round trip,
+- async context managers into sync ones (``portal.wrap_async_context_manager``),
+- objects that have async methods of their own (resources, streams) into further proxies,
+
+so the sync surface is derived from the async one and cannot drift from it. Type checkers see the
+sync signatures through ``_sync_types.pyi``, which ``_sync_stubgen`` generates from the async
+classes.
+
+The portal serialises every call onto its loop, so one ``Aerostack`` may be shared by threads.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import threading
+import warnings
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
+from types import TracebackType
+from typing import TYPE_CHECKING, Any, Final
+
+import sniffio
+from anyio.from_thread import BlockingPortal, start_blocking_portal
+
+if TYPE_CHECKING:
+    from typing_extensions import Self
+
+    from ._sync_types import SyncAerostack as _AerostackSurface
+else:
+
+    class _AerostackSurface:  # the generated signatures exist for type checkers only
+        __slots__ = ()
+
+
+__all__ = ["Aerostack", "SyncClient", "SyncClientClosedError", "SyncInEventLoopError"]
+
+
+class SyncInEventLoopError(RuntimeError):
+    """A sync client was called from a thread that is running an event loop."""
+
+
+class SyncClientClosedError(RuntimeError):
+    """A sync client was used after ``close()``."""
+
+
+def _check_no_running_loop(owner: str) -> None:
+    # The one place in src/ that asks which async library is running: blocking this thread
+    # would stall that loop (and deadlock outright if it is our own portal's loop).
+    try:
+        library = sniffio.current_async_library()
+    except sniffio.AsyncLibraryNotFoundError:
+        return
+    raise SyncInEventLoopError(
+        f"{owner} is the blocking client, and it was called from a thread that is running "
+        f"a {library} event loop, which the call would block. In async code use "
+        f"AsyncAerostack and `await` its methods (or run the blocking call in a worker "
+        f"thread, e.g. `await anyio.to_thread.run_sync(...)`)."
+    )
+
+
+class _LoopThread:
+    """One event loop in one thread, started on first use, holding the async root object.
+
+    ``open_root`` is called on the loop (so the root is created there) and, if the root is an
+    async context manager, entered there; ``close()`` exits it there and stops the thread.
+    """
+
+    def __init__(
+        self,
+        open_root: Callable[[], Any],
+        *,
+        backend: str,
+        backend_options: dict[str, Any] | None,
+        owner: str,
+    ) -> None:
+        self._open_root = open_root
+        self._backend = backend
+        self._backend_options = backend_options
+        self.owner = owner
+        self._lock = threading.Lock()
+        self._portal_cm: AbstractContextManager[BlockingPortal] | None = None
+        self._portal: BlockingPortal | None = None
+        self._root: Any = None
+        self._thread_id: int | None = None
+        self.closed = False
+
+    @property
+    def started(self) -> bool:
+        """Whether the loop thread is running."""
+        return self._portal is not None
+
+    def root(self) -> Any:
+        """The async root object, starting the loop thread if needed."""
+        self._ensure_started()
+        return self._root
+
+    def _ensure_started(self) -> BlockingPortal:
+        portal = self._portal
+        if portal is not None:
+            return portal
+        _check_no_running_loop(self.owner)
+        with self._lock:
+            if self.closed:
+                raise SyncClientClosedError(f"this {self.owner} client is closed")
+            if self._portal is None:
+                portal_cm = start_blocking_portal(self._backend, self._backend_options)
+                portal = portal_cm.__enter__()
+                try:
+                    self._root = portal.call(self._enter_root)
+                except BaseException as exc:
+                    portal_cm.__exit__(type(exc), exc, exc.__traceback__)
+                    raise
+                self._portal_cm = portal_cm
+                self._portal = portal
+            return self._portal
+
+    async def _enter_root(self) -> Any:
+        self._thread_id = threading.get_ident()
+        root = self._open_root()
+        if hasattr(root, "__aenter__"):
+            entered = await root.__aenter__()
+            return root if entered is None else entered
+        return root
+
+    async def _exit_root(self) -> None:
+        root = self._root
+        if hasattr(root, "__aexit__"):
+            await root.__aexit__(None, None, None)
+        elif hasattr(root, "aclose"):
+            await root.aclose()
+
+    def call(self, func: Callable[..., Any], *args: Any) -> Any:
+        """Run ``func(*args)`` (sync or async) on the loop and return its result here."""
+        portal = self._ensure_started()
+        if self.closed:
+            raise SyncClientClosedError(f"this {self.owner} client is closed")
+        _check_no_running_loop(self.owner)
+        future = portal.start_task_soon(func, *args)
+        try:
+            return future.result()
+        except BaseException:
+            # Ctrl-C (or any other interruption) while waiting: cancel the work on the loop.
+            future.cancel()
+            raise
+
+    def wrap_async_context_manager(self, acm: Any) -> AbstractContextManager[Any]:
+        """A sync context manager that enters and exits ``acm`` in one task on the loop."""
+        portal = self._ensure_started()
+        _check_no_running_loop(self.owner)
+        return portal.wrap_async_context_manager(acm)
+
+    def close(self) -> None:
+        """Close the root on the loop, stop the loop and join its thread; idempotent."""
+        with self._lock:
+            if self.closed:
+                return
+            self.closed = True
+            portal, portal_cm = self._portal, self._portal_cm
+            if portal is None or portal_cm is None:
+                return
+            _check_no_running_loop(self.owner)
+            try:
+                portal.call(self._exit_root)
+            finally:
+                # Streams left open by other threads must not keep the loop alive.
+                portal.call(portal.stop, True)
+                portal_cm.__exit__(None, None, None)
+                self._portal = None
+                self._root = None
+
+    def abandon(self) -> None:
+        """Stop the loop without waiting (for ``__del__``): no join, nothing awaited here."""
+        portal = self._portal
+        if portal is None or self.closed or threading.get_ident() == self._thread_id:
+            return
+        self.closed = True
+        try:
+            portal.start_task_soon(portal.stop, True)
+        except RuntimeError:
+            return
+        # Keep the portal's context manager from being finalised (which would join the thread
+        # from inside the garbage collector); the thread ends by itself once the loop stops.
+        _ABANDONED.append(self._portal_cm)
+
+
+_ABANDONED: Final[list[object]] = []
+
+
+# --- the generic proxy -----------------------------------------------------------------------
+
+# Async dunder/method names and their sync spellings.
+_SYNC_NAMES: Final = {"aclose": "close"}
+_PLAIN_TYPES: Final = (str, bytes, bytearray, int, float, bool, type(None), dict, list, tuple)
+
+
+_FEATURES: Final[dict[type, tuple[bool, bool, bool, bool]]] = {}
+
+
+def _async_features(cls: type) -> tuple[bool, bool, bool, bool]:
+    """(async context manager, async iterable, async iterator, has coroutine methods)."""
+    known = _FEATURES.get(cls)
+    if known is None:
+        known = _FEATURES[cls] = _inspect_features(cls)
+    return known
+
+
+def _inspect_features(cls: type) -> tuple[bool, bool, bool, bool]:
+    is_acm = hasattr(cls, "__aenter__") and hasattr(cls, "__aexit__")
+    is_aiterable = hasattr(cls, "__aiter__")
+    is_aiterator = is_aiterable and hasattr(cls, "__anext__")
+    has_async = False
+    for name in dir(cls):
+        if name.startswith("__"):
+            continue
+        attr = inspect.getattr_static(cls, name, None)
+        if isinstance(attr, (staticmethod, classmethod)):
+            attr = attr.__func__
+        if inspect.iscoroutinefunction(attr) or inspect.isasyncgenfunction(attr):
+            has_async = True
+            break
+    return is_acm, is_aiterable, is_aiterator, has_async
+
+
+def _needs_proxy(value: object) -> bool:
+    if isinstance(value, (*_PLAIN_TYPES, type)):
+        return False
+    return any(_async_features(type(value)))
+
+
+async def _invoke(func: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    # Runs on the loop: call, and await the result unless it is an async context manager,
+    # which the caller enters with ``with`` instead.
+    result = func(*args, **kwargs)
+    if inspect.isawaitable(result) and not hasattr(result, "__aenter__"):
+        result = await result
+    return result
+
+
+async def _anext(iterator: Any) -> tuple[bool, Any]:
+    try:
+        return True, await iterator.__anext__()
+    except StopAsyncIteration:
+        return False, None
+
+
+def _wrap(value: Any, loop: _LoopThread, keepalive: object) -> Any:
+    """Return ``value`` as the sync world should see it (a proxy if it has async behaviour)."""
+    if not _needs_proxy(value):
+        return value
+    is_acm, is_aiterable, is_aiterator, _ = _async_features(type(value))
+    cls = _PROXY_CLASSES[(is_acm, is_aiterable, is_aiterator)]
+    return cls(value, loop, keepalive)
+
+
+class SyncProxy:
+    """A blocking view of an async object; attributes are proxied on demand.
+
+    ``keepalive`` is the sync client that owns the loop: holding it keeps the client (and its
+    loop) alive for as long as any proxy derived from it is in use.
+    """
+
+    __slots__ = ("__weakref__", "_sync_cache", "_sync_keepalive", "_sync_loop", "_sync_target")
+
+    def __init__(self, target: Any, loop: _LoopThread, keepalive: object) -> None:
+        self._sync_target = target
+        self._sync_loop = loop
+        self._sync_keepalive = keepalive
+        self._sync_cache: dict[str, Any] = {}
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("__") and name.endswith("__"):
+            raise AttributeError(name)
+        cached = self._sync_cache.get(name)
+        if cached is not None:
+            return cached
+        target = self._sync_target
+        async_name = name
+        if name in _SYNC_NAMES.values():
+            async_name = next(a for a, s in _SYNC_NAMES.items() if s == name)
+            if hasattr(type(target), name) or not hasattr(type(target), async_name):
+                async_name = name
+        static = inspect.getattr_static(target, async_name)
+        if isinstance(static, (property, functools.cached_property)):
+            # A property may touch loop state (anyio primitives need a running loop).
+            value = self._sync_loop.call(getattr, target, async_name)
+        else:
+            value = getattr(target, async_name)
+        if callable(value) and not isinstance(value, type) and not _needs_proxy(value):
+            method = self._sync_method(value)
+            self._sync_cache[name] = method
+            return method
+        wrapped = _wrap(value, self._sync_loop, self._sync_keepalive)
+        if wrapped is not value and not isinstance(static, (property, functools.cached_property)):
+            # Sub-objects such as resources are stable; properties are re-read each time.
+            self._sync_cache[name] = wrapped
+        return wrapped
+
+    def _sync_method(self, func: Callable[..., Any]) -> Callable[..., Any]:
+        loop, keepalive = self._sync_loop, self._sync_keepalive
+
+        @functools.wraps(func)
+        def method(*args: Any, **kwargs: Any) -> Any:
+            return _wrap(loop.call(_invoke, func, args, kwargs), loop, keepalive)
+
+        del method.__wrapped__  # so inspect does not report the async signature as ours
+        return method
+
+    def __dir__(self) -> list[str]:
+        names = [n for n in dir(self._sync_target) if not n.startswith("_")]
+        names += [s for a, s in _SYNC_NAMES.items() if a in names]
+        return sorted(set(names) | set(object.__dir__(self)))
+
+    def __repr__(self) -> str:
+        return f"<sync {self._sync_target!r}>"
+
+
+class _ContextProxy(SyncProxy):
+    __slots__ = ("_sync_cm",)
+
+    def __enter__(self) -> Any:
+        cm = self._sync_loop.wrap_async_context_manager(self._sync_target)
+        value = cm.__enter__()
+        self._sync_cm = cm
+        if value is self._sync_target:
+            return self
+        return _wrap(value, self._sync_loop, self._sync_keepalive)
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> bool | None:
+        cm = self._sync_cm
+        del self._sync_cm
+        return cm.__exit__(exc_type, exc, tb)
+
+
+class _IterableProxy(SyncProxy):
+    __slots__ = ()
+
+    def __iter__(self) -> Iterator[Any]:
+        iterator = self._sync_loop.call(self._sync_target.__aiter__)
+        if iterator is self._sync_target and isinstance(self, _IteratorProxy):
+            return self
+        return _IteratorProxy(iterator, self._sync_loop, self._sync_keepalive)
+
+
+class _IteratorProxy(_IterableProxy):
+    __slots__ = ()
+
+    def __next__(self) -> Any:
+        more, item = self._sync_loop.call(_anext, self._sync_target)
+        if not more:
+            raise StopIteration
+        return _wrap(item, self._sync_loop, self._sync_keepalive)
+
+    def close(self) -> None:
+        """Close the underlying async iterator early (an async generator's ``aclose``)."""
+        aclose = getattr(self._sync_target, "aclose", None)
+        if aclose is not None and not self._sync_loop.closed:
+            self._sync_loop.call(aclose)
+
+
+class _ContextIterableProxy(_ContextProxy, _IterableProxy):
+    __slots__ = ()
+
+
+class _ContextIteratorProxy(_ContextProxy, _IteratorProxy):
+    __slots__ = ()
+
+
+_PROXY_CLASSES: Final[dict[tuple[bool, bool, bool], type[SyncProxy]]] = {
+    (False, False, False): SyncProxy,
+    (True, False, False): _ContextProxy,
+    (False, True, False): _IterableProxy,
+    (False, True, True): _IteratorProxy,
+    (True, True, False): _ContextIterableProxy,
+    (True, True, True): _ContextIteratorProxy,
+}
+
+
+# --- the clients -----------------------------------------------------------------------------
+
+
+class SyncClient:
+    """A blocking client over any async root object (see the module docstring).
+
+    ``open_root`` is called on the loop thread to create the async object; if that object is an
+    async context manager it is entered there, and exited by :meth:`close`. Every public
+    attribute of the root is reachable here, made blocking.
+    """
+
+    def __init__(
+        self,
+        open_root: Callable[[], Any],
+        *,
+        backend: str = "asyncio",
+        backend_options: dict[str, Any] | None = None,
+    ) -> None:
+        if backend not in ("asyncio", "trio"):
+            raise ValueError(f"backend must be 'asyncio' or 'trio', not {backend!r}")
+        self._sync_loop = _LoopThread(
+            open_root,
+            backend=backend,
+            backend_options=backend_options,
+            owner=type(self).__name__,
+        )
+        self._sync_proxy: SyncProxy | None = None
+
+    def _sync_root_proxy(self) -> SyncProxy:
+        proxy = self._sync_proxy
+        if proxy is None:
+            proxy = SyncProxy(self._sync_loop.root(), self._sync_loop, self)
+            self._sync_proxy = proxy
+        elif self._sync_loop.closed:
+            raise SyncClientClosedError(f"this {self._sync_loop.owner} client is closed")
+        return proxy
+
+    if not TYPE_CHECKING:
+        # Hidden from type checkers so that a misspelt attribute is an error, not ``Any``.
+        def __getattr__(self, name: str) -> Any:
+            if name.startswith("_"):
+                raise AttributeError(name)
+            return getattr(self._sync_root_proxy(), name)
+
+    def close(self) -> None:
+        """Close the async client on its loop and stop the loop thread. Safe to call twice."""
+        self._sync_loop.close()
+
+    def __enter__(self) -> Self:
+        self._sync_loop.root()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def __del__(self) -> None:
+        loop = getattr(self, "_sync_loop", None)
+        if loop is None or not loop.started or loop.closed:
+            return
+        warnings.warn(
+            f"unclosed {type(self).__name__}: use `with {type(self).__name__}(...)` or call "
+            f".close()",
+            ResourceWarning,
+            stacklevel=1,
+            source=self,
+        )
+        loop.abandon()
+
+    def __repr__(self) -> str:
+        state = "closed" if self._sync_loop.closed else "open"
+        return f"<{type(self).__name__} {state}>"
+
+
+class Aerostack(_AerostackSurface, SyncClient):
+    """The blocking client: ``AsyncAerostack``'s whole surface, made synchronous.
+
+    Takes the same arguments as :class:`AsyncAerostack`, plus ``backend`` (``"asyncio"``, the
+    default, or ``"trio"``) and ``backend_options`` for the loop it runs on. The loop thread
+    starts on first use (or ``with``) and stops on :meth:`close`. Share one instance between
+    threads; do not call it from async code.
+
+    Example::
+
+        with Aerostack(api_key="sk_...") as client:
+            client.cache.set("greeting", "hello")
+            with client.ai.chat_stream([{"role": "user", "content": "Hi"}]) as stream:
+                for text in stream.text_stream:
+                    print(text, end="")
+    """
+
+    if not TYPE_CHECKING:  # type checkers see the generated signature in _sync_types.pyi
+
+        def __init__(
+            self,
+            *args: Any,
+            backend: str = "asyncio",
+            backend_options: dict[str, Any] | None = None,
+            **kwargs: Any,
+        ) -> None:
+            def open_root() -> Any:
+                from ._client import AsyncAerostack
+
+                return AsyncAerostack(*args, **kwargs)
+
+            SyncClient.__init__(self, open_root, backend=backend, backend_options=backend_options)
