@@ -39,7 +39,6 @@ __all__ = ["ProgressCallback", "map_chunked", "map_concurrently"]
 
 T = TypeVar("T")
 R = TypeVar("R")
-U = TypeVar("U")
 
 ProgressCallback = Callable[[int, int], object]
 """``on_progress(done, total)``: a plain function or an ``async def``; called after each item."""
@@ -288,6 +287,7 @@ async def map_chunked(
     return await _chunked(
         fn,
         listed,
+        originals=listed,
         chunk_size=chunk_size,
         concurrency=concurrency,
         return_exceptions=return_exceptions,
@@ -299,12 +299,13 @@ async def _chunked(
     fn: Callable[[list[Any]], Awaitable[Sequence[Any]]],
     items: Sequence[Any],
     *,
+    originals: Sequence[Any],
     chunk_size: int,
     concurrency: Concurrency,
     return_exceptions: bool,
     progress: _Progress,
 ) -> list[Any]:
-    """:func:`map_chunked` without its argument checks."""
+    """:func:`map_chunked` without its argument checks; errors name ``originals``' items."""
     starts = range(0, len(items), chunk_size)
     chunks = [(start, list(items[start : start + chunk_size])) for start in starts]
 
@@ -323,8 +324,8 @@ async def _chunked(
         weight=lambda chunk: len(chunk[1]),
     )
     if failure is not None:
-        start, failed_items = cast("tuple[int, list[Any]]", failure.item)
-        raise _batch_error(failure, start, failed_items)
+        start, failed = cast("tuple[int, list[Any]]", failure.item)
+        raise _batch_error(failure, start, list(originals[start : start + len(failed)]))
     flat: list[Any] = []
     for (_, chunk_items), outcome in zip(chunks, per_chunk, strict=True):
         if isinstance(outcome, Exception):
@@ -334,26 +335,28 @@ async def _chunked(
     return flat
 
 
-async def run_prepared_chunks(
-    fn: Callable[[list[U]], Awaitable[Sequence[R]]],
+async def run_prepared(
+    fn: Callable[[Any], Awaitable[Any]],
     items: Iterable[T],
-    prepare: Callable[[T], U],
+    prepare: Callable[[T], Any],
     *,
-    chunk_size: int,
+    chunk_size: int | None,
     concurrency: Concurrency,
     return_exceptions: bool,
     on_progress: ProgressCallback | None,
 ) -> list[Any]:
-    """Check every item with ``prepare`` before sending anything, then run :func:`map_chunked`.
+    """Check every item with ``prepare`` before sending anything, then fan out.
 
-    For the client's own ``*_many`` methods. ``prepare`` turns an item into what ``fn`` sends, or
-    raises for a bad item. In default mode the first bad item raises a ``BatchError`` (its index,
-    the item, the cause) and nothing is sent; with ``return_exceptions=True`` bad items get their
-    error in place and only the good ones are sent.
+    For the client's own batch methods. ``prepare`` turns an item into what ``fn`` sends, or
+    raises ``ValueError``/``TypeError`` for a bad item. In default mode the first bad item raises
+    a ``BatchError`` (its index, the item, the cause) and nothing is sent; with
+    ``return_exceptions=True`` bad items get their error in place and only the good ones are sent.
+    With ``chunk_size`` set, ``fn`` takes a list of prepared items (see :func:`map_chunked`);
+    otherwise one. A ``BatchError`` always names the caller's items, never the prepared ones.
     """
     listed = items if isinstance(items, Sequence) else list(items)
     _check_concurrency(concurrency)
-    prepared: list[U] = []
+    prepared: list[Any] = []
     positions: list[int] = []  # input index of each prepared item (bad ones are left out)
     results: list[Any] = [None] * len(listed)
     for index, item in enumerate(listed):
@@ -367,14 +370,27 @@ async def run_prepared_chunks(
             positions.append(index)
     progress = _Progress(on_progress, len(listed))
     await progress.advance(len(listed) - len(prepared))  # bad items are done: they will not run
-    outcomes = await _chunked(
-        fn,
-        prepared,
-        chunk_size=chunk_size,
-        concurrency=concurrency,
-        return_exceptions=return_exceptions,
-        progress=progress,
-    )
+    # In default mode nothing was left out, so a prepared item's index is its input index.
+    if chunk_size is None:
+        outcomes, failure = await _run(
+            fn,
+            prepared,
+            concurrency=concurrency,
+            return_exceptions=return_exceptions,
+            progress=progress,
+        )
+        if failure is not None:
+            raise _batch_error(failure, failure.index, listed[failure.index])
+    else:
+        outcomes = await _chunked(
+            fn,
+            prepared,
+            originals=listed,
+            chunk_size=chunk_size,
+            concurrency=concurrency,
+            return_exceptions=return_exceptions,
+            progress=progress,
+        )
     for position, outcome in zip(positions, outcomes, strict=True):
         results[position] = outcome
     return results

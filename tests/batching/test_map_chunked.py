@@ -7,7 +7,7 @@ from collections.abc import Sequence
 import pytest
 from anyio.lowlevel import checkpoint
 
-from aerostack_async.batching import map_chunked, run_prepared_chunks
+from aerostack_async.batching import map_chunked, run_prepared
 from aerostack_async.errors import BatchError, InvalidRequestError
 
 pytestmark = pytest.mark.anyio
@@ -101,7 +101,7 @@ async def test_a_bad_item_fails_the_batch_before_anything_is_sent() -> None:
     chunks = Chunks()
 
     with pytest.raises(BatchError) as caught:
-        await run_prepared_chunks(
+        await run_prepared(
             chunks.call,
             [2, 4, 7, 8],
             _must_be_even,
@@ -122,7 +122,7 @@ async def test_bad_items_get_their_error_and_good_items_are_sent_when_returning_
     chunks = Chunks()
     reports: list[tuple[int, int]] = []
 
-    results = await run_prepared_chunks(
+    results = await run_prepared(
         chunks.call,
         [2, 3, 4, 5, 6],
         _must_be_even,
@@ -136,3 +136,65 @@ async def test_bad_items_get_their_error_and_good_items_are_sent_when_returning_
     assert sorted(n for chunk in chunks.seen for n in chunk) == [2, 4, 6]
     assert reports[0] == (2, 5)
     assert reports[-1] == (5, 5)
+
+
+async def test_a_failed_chunk_of_prepared_items_is_named_by_the_callers_items() -> None:
+    async def call(chunk: list[dict[str, int]]) -> list[int]:
+        if {"n": 6} in chunk:
+            raise RuntimeError("chunk failed")
+        return [entry["n"] for entry in chunk]
+
+    with pytest.raises(BatchError) as caught:
+        await run_prepared(
+            call,
+            [2, 4, 6, 8, 10],
+            lambda n: {"n": n},
+            chunk_size=2,
+            concurrency=1,
+            return_exceptions=False,
+            on_progress=None,
+        )
+
+    assert (caught.value.index, caught.value.item) == (2, [6, 8])
+
+
+async def test_without_chunks_a_failed_call_is_named_by_the_callers_item() -> None:
+    async def call(entry: dict[str, int]) -> int:
+        if entry["n"] == 6:
+            raise RuntimeError("call failed")
+        return entry["n"]
+
+    with pytest.raises(BatchError) as caught:
+        await run_prepared(
+            call,
+            [2, 4, 6, 8],
+            lambda n: {"n": n},
+            chunk_size=None,
+            concurrency=1,
+            return_exceptions=False,
+            on_progress=None,
+        )
+
+    assert (caught.value.index, caught.value.item) == (2, 6)
+
+
+async def test_without_chunks_bad_and_failed_items_keep_their_places() -> None:
+    async def call(n: int) -> int:
+        if n == 4:
+            raise RuntimeError("call failed")
+        return n
+
+    results = await run_prepared(
+        call,
+        [2, 3, 4, 6],
+        _must_be_even,
+        chunk_size=None,
+        concurrency=2,
+        return_exceptions=True,
+        on_progress=None,
+    )
+
+    assert results[0] == 2
+    assert isinstance(results[1], InvalidRequestError)
+    assert isinstance(results[2], RuntimeError)
+    assert results[3] == 6
