@@ -35,7 +35,7 @@ import anyio
 
 from .errors import BatchError, InvalidArgumentTypeError, InvalidRequestError
 
-__all__ = ["ProgressCallback", "map_chunked", "map_concurrently"]
+__all__ = ["ChunkItemError", "ProgressCallback", "map_chunked", "map_concurrently"]
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -164,10 +164,20 @@ async def _run(
     return results, failure
 
 
-def _batch_error(failure: _Failure, index: int, item: object) -> BatchError:
-    error = BatchError(index, item, failure.error)
-    error.__cause__ = failure.error
-    return error
+class ChunkItemError(Exception):
+    """Raised by a :func:`map_chunked` call to blame one item of its chunk.
+
+    ``offset`` is the item's position in the chunk and ``error`` what went wrong with it. The
+    batch then reports that item (its input index and the item itself) rather than the whole
+    chunk, while the rest of the chunk shares its fate: with ``return_exceptions=True`` every
+    item of the chunk gets ``error``. Useful when one call is all-or-nothing, like a database
+    transaction that one bad statement rolls back.
+    """
+
+    def __init__(self, offset: int, error: Exception) -> None:
+        super().__init__(f"item {offset} of the chunk failed: {error}")
+        self.offset = offset
+        self.error = error
 
 
 @overload
@@ -232,7 +242,7 @@ async def map_concurrently(
         progress=_Progress(on_progress, len(listed)),
     )
     if failure is not None:
-        raise _batch_error(failure, failure.index, failure.item)
+        raise BatchError(failure.index, failure.item, failure.error)
     return results
 
 
@@ -278,7 +288,8 @@ async def map_chunked(
     ``on_progress`` advances by a chunk's length when that chunk finishes. When a chunk fails,
     the :class:`~aerostack_async.errors.BatchError` has ``index`` = the input position of the
     chunk's first item and ``item`` = the chunk (a list); with ``return_exceptions=True`` every
-    item of the failed chunk gets that chunk's exception.
+    item of the failed chunk gets that chunk's exception. ``fn`` may raise
+    :class:`ChunkItemError` to blame one item of its chunk instead.
     """
     if isinstance(chunk_size, bool) or not isinstance(chunk_size, int) or chunk_size < 1:
         raise InvalidRequestError(f"chunk_size must be a positive int, got {chunk_size!r}")
@@ -325,10 +336,15 @@ async def _chunked(
     )
     if failure is not None:
         start, failed = cast("tuple[int, list[Any]]", failure.item)
-        raise _batch_error(failure, start, list(originals[start : start + len(failed)]))
+        if isinstance(failure.error, ChunkItemError):
+            index = start + failure.error.offset
+            raise BatchError(index, originals[index], failure.error.error)
+        raise BatchError(start, list(originals[start : start + len(failed)]), failure.error)
     flat: list[Any] = []
     for (_, chunk_items), outcome in zip(chunks, per_chunk, strict=True):
-        if isinstance(outcome, Exception):
+        if isinstance(outcome, ChunkItemError):
+            flat.extend([outcome.error] * len(chunk_items))
+        elif isinstance(outcome, Exception):
             flat.extend([outcome] * len(chunk_items))
         else:
             flat.extend(outcome)
@@ -364,7 +380,7 @@ async def run_prepared(
             prepared.append(prepare(item))
         except (ValueError, TypeError) as exc:
             if not return_exceptions:
-                raise _batch_error(_Failure(index, item, exc), index, item) from exc
+                raise BatchError(index, item, exc) from exc
             results[index] = exc
         else:
             positions.append(index)
@@ -380,7 +396,7 @@ async def run_prepared(
             progress=progress,
         )
         if failure is not None:
-            raise _batch_error(failure, failure.index, listed[failure.index])
+            raise BatchError(failure.index, listed[failure.index], failure.error)
     else:
         outcomes = await _chunked(
             fn,

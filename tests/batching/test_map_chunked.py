@@ -7,7 +7,7 @@ from collections.abc import Sequence
 import pytest
 from anyio.lowlevel import checkpoint
 
-from aerostack_async.batching import map_chunked, run_prepared
+from aerostack_async.batching import ChunkItemError, map_chunked, run_prepared
 from aerostack_async.errors import BatchError, InvalidRequestError
 
 pytestmark = pytest.mark.anyio
@@ -198,3 +198,37 @@ async def test_without_chunks_bad_and_failed_items_keep_their_places() -> None:
     assert isinstance(results[1], InvalidRequestError)
     assert isinstance(results[2], RuntimeError)
     assert results[3] == 6
+
+
+class Transaction:
+    """A chunked call that is all-or-nothing and blames the one item that broke it."""
+
+    def __init__(self, bad: int) -> None:
+        self.bad = bad
+        self.error = RuntimeError("no such table")
+
+    async def call(self, chunk: list[int]) -> list[int]:
+        if self.bad in chunk:
+            raise ChunkItemError(chunk.index(self.bad), self.error)
+        return chunk
+
+
+async def test_a_chunk_can_blame_one_of_its_items() -> None:
+    transaction = Transaction(bad=13)
+
+    with pytest.raises(BatchError) as caught:
+        await map_chunked(transaction.call, range(25), chunk_size=10, concurrency=1)
+
+    assert (caught.value.index, caught.value.item) == (13, 13)
+    assert caught.value.__cause__ is transaction.error
+
+
+async def test_a_blamed_item_fails_its_whole_chunk_when_returning_exceptions() -> None:
+    transaction = Transaction(bad=13)
+
+    results = await map_chunked(
+        transaction.call, range(25), chunk_size=10, concurrency=1, return_exceptions=True
+    )
+
+    assert results[10:20] == [transaction.error] * 10
+    assert results[:10] == list(range(10))
