@@ -22,63 +22,15 @@ from dataclasses import dataclass
 
 _TOKEN = re.compile(r"\s*(?:\w+(?:'\w+)*|[^\w\s]+)|\s+")
 _WORD = re.compile(r"\w+(?:'\w+)*")
-_STOPWORDS = frozenset(
-    [
-        "about",
-        "after",
-        "again",
-        "also",
-        "because",
-        "been",
-        "before",
-        "being",
-        "could",
-        "does",
-        "doing",
-        "from",
-        "have",
-        "having",
-        "here",
-        "into",
-        "just",
-        "like",
-        "more",
-        "most",
-        "much",
-        "only",
-        "other",
-        "over",
-        "same",
-        "some",
-        "such",
-        "than",
-        "that",
-        "their",
-        "them",
-        "then",
-        "there",
-        "these",
-        "they",
-        "this",
-        "those",
-        "through",
-        "very",
-        "what",
-        "when",
-        "where",
-        "which",
-        "while",
-        "will",
-        "with",
-        "would",
-        "your",
-        "yours",
-        "please",
-        "tell",
-        "know",
-        "want",
-    ]
-)
+# fmt: off
+_STOPWORDS = frozenset((
+    "about", "after", "again", "also", "because", "been", "before", "being", "could", "does",
+    "doing", "from", "have", "having", "here", "into", "just", "like", "more", "most", "much",
+    "only", "other", "over", "same", "some", "such", "than", "that", "their", "them", "then",
+    "there", "these", "they", "this", "those", "through", "very", "what", "when", "where",
+    "which", "while", "will", "with", "would", "your", "yours", "please", "tell", "know", "want",
+))
+# fmt: on
 _SNIPPET_CHARS = 60
 
 _OPENINGS = (
