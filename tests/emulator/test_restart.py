@@ -1,0 +1,51 @@
+"""Data written to a --data-dir survives a restart of the emulator."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import httpx
+
+from aerostack_async.testing import run_emulator
+
+
+def test_users_cache_rows_and_jobs_survive_a_restart(tmp_path: Path) -> None:
+    with (
+        run_emulator(data_dir=tmp_path) as first,
+        httpx.Client(
+            base_url=first.base_url, headers={"X-Aerostack-Key": first.api_key}, timeout=30
+        ) as http,
+    ):
+        user = http.post(
+            "/auth/signup", json={"email": "keep@example.com", "password": "persisted!"}
+        ).json()["user"]
+        http.post("/cache/set", json={"key": "kept", "value": {"n": 1}})
+        http.post("/cache/set", json={"key": "expiring", "value": 1, "ttl": 3600})
+        http.post("/db/query", json={"sql": "CREATE TABLE notes (body TEXT)"})
+        http.post("/db/query", json={"sql": "INSERT INTO notes VALUES (?)", "params": ["hi"]})
+        job_id = http.post("/queue/enqueue", json={"type": "kept", "data": {"x": 1}}).json()[
+            "jobId"
+        ]
+
+    with (
+        run_emulator(data_dir=tmp_path) as second,
+        httpx.Client(
+            base_url=second.base_url, headers={"X-Aerostack-Key": second.api_key}, timeout=30
+        ) as http,
+    ):
+        signin = http.post(
+            "/auth/signin", json={"email": "keep@example.com", "password": "persisted!"}
+        )
+        assert signin.status_code == 200
+        assert signin.json()["user"] == user
+        assert http.post("/cache/get", json={"key": "kept"}).json() == {
+            "exists": True,
+            "value": {"n": 1},
+        }
+        listed = http.post("/cache/list", json={"prefix": "expiring"}).json()["keys"]
+        assert listed[0]["expiration"] is not None
+        rows = http.post("/db/query", json={"sql": "SELECT body FROM notes"}).json()["results"]
+        assert rows == [{"body": "hi"}]
+        job = http.post("/queue/job", json={"jobId": job_id}).json()["job"]
+        assert job["data"] == {"x": 1}
+        assert job["status"] == "queued"
