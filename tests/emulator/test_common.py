@@ -192,3 +192,20 @@ def test_rate_limit_is_429_with_retry_after() -> None:
     response = limited_responses[0]
     assert response.json()["code"] == "RATE_LIMIT_EXCEEDED"
     assert int(response.headers["Retry-After"]) >= 1
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "field"),
+    [
+        ("/db/query", {"sql": None}, "sql"),
+        ("/queue/enqueue", {"type": None, "data": {}}, "type"),
+        ("/auth/signin", {"email": "a@b.co", "password": None}, "password"),
+        ("/cache/get", {"key": None}, "key"),
+    ],
+)
+def test_required_field_sent_as_null_is_400(
+    http: httpx.Client, emulator: Emulator, path: str, body: dict[str, object], field: str
+) -> None:
+    response = http.post(path, json=body, headers=secret(emulator))
+    assert response.status_code == 400
+    assert response.json()["details"]["fieldErrors"] == {field: ["Required"]}

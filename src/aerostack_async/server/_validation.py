@@ -38,10 +38,11 @@ class Body:
 
     def _get(self, name: str, required: bool) -> Any:
         value = self.data.get(name, MISSING)
-        if value is None and not required:
+        if value is None or value is MISSING:
+            # A required field sent as null is as missing as one left out.
+            if required:
+                self.error(name, "Required")
             return MISSING
-        if value is MISSING and required:
-            self.error(name, "Required")
         return value
 
     def any(self, name: str, *, required: bool = False, default: Any = None) -> Any:
