@@ -24,6 +24,7 @@ from .._idempotency import StoredResponse, hash_body
 from .._state import ServerState
 from .._storage_keys import MAX_KEY_BYTES, UrlSigner, key_problem
 from .._storage_store import (
+    DEFAULT_CONTENT_TYPE,
     SCHEMA,
     ObjectInfo,
     ObjectStore,
@@ -117,9 +118,10 @@ def _upload_fields(sink: UploadSink) -> tuple[str, str]:
     if errors or key is None:
         raise validation_error(errors)
     # Precedence: the contentType part, the file part's own Content-Type, the key's extension.
+    # A part typed application/octet-stream says nothing (clients send it by default).
     part_type = sink.file_content_type
-    if not content_type:
-        content_type = part_type if part_type and valid_content_type(part_type) else None
+    if not content_type and part_type and part_type.lower() != DEFAULT_CONTENT_TYPE:
+        content_type = part_type if valid_content_type(part_type) else None
     return key, content_type or guess_content_type(key)
 
 
