@@ -18,6 +18,7 @@ The portal serialises every call onto its loop, so one ``Aerostack`` may be shar
 
 from __future__ import annotations
 
+import enum
 import functools
 import inspect
 import threading
@@ -27,6 +28,7 @@ from contextlib import AbstractContextManager
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Final
 
+import msgspec
 import sniffio
 from anyio.from_thread import BlockingPortal, start_blocking_portal
 
@@ -235,6 +237,21 @@ def _needs_proxy(value: object) -> bool:
     return any(_async_features(type(value)))
 
 
+def is_service_class(cls: type) -> bool:
+    """Whether an attribute of this class is a sub-object to proxy (a resource, say).
+
+    Data (msgspec Structs, enums, exceptions, builtins) is returned as it is; any other class
+    with public methods is a service whose methods may return async things.
+    """
+    if cls.__module__ == "builtins" or issubclass(cls, (msgspec.Struct, enum.Enum, BaseException)):
+        return False
+    return any(
+        not name.startswith("_") and inspect.isfunction(attr)
+        for klass in cls.__mro__[:-1]
+        for name, attr in vars(klass).items()
+    )
+
+
 async def _invoke(func: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
     # Runs on the loop: call, and await the result unless it is an async context manager,
     # which the caller enters with ``with`` instead.
@@ -251,9 +268,11 @@ async def _anext(iterator: Any) -> tuple[bool, Any]:
         return False, None
 
 
-def _wrap(value: Any, loop: _LoopThread, keepalive: object) -> Any:
+def _wrap(value: Any, loop: _LoopThread, keepalive: object, *, attribute: bool = False) -> Any:
     """Return ``value`` as the sync world should see it (a proxy if it has async behaviour)."""
     if not _needs_proxy(value):
+        if attribute and not isinstance(value, type) and is_service_class(type(value)):
+            return SyncProxy(value, loop, keepalive)
         return value
     is_acm, is_aiterable, is_aiterator, _ = _async_features(type(value))
     cls = _PROXY_CLASSES[(is_acm, is_aiterable, is_aiterator)]
@@ -297,7 +316,7 @@ class SyncProxy:
             method = self._sync_method(value)
             self._sync_cache[name] = method
             return method
-        wrapped = _wrap(value, self._sync_loop, self._sync_keepalive)
+        wrapped = _wrap(value, self._sync_loop, self._sync_keepalive, attribute=True)
         if wrapped is not value and not isinstance(static, (property, functools.cached_property)):
             # Sub-objects such as resources are stable; properties are re-read each time.
             self._sync_cache[name] = wrapped

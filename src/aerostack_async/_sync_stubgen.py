@@ -26,6 +26,8 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
+from ._sync import is_service_class
+
 __all__ = ["generate_stub", "main"]
 
 _HEADER = (
@@ -162,21 +164,30 @@ class _Generator:
 
     # -- annotations --------------------------------------------------------------------------
 
-    def annotation(self, text: object, module_name: str) -> str:
+    def annotation(self, text: object, module_name: str, *, attribute: bool = False) -> str:
         """Rewrite one annotation (source text) for the sync side; add the imports it needs."""
         if text is inspect.Parameter.empty:
             return self._import(("typing", "Any"), "Any")
         if not isinstance(text, str):
             text = _render_runtime_annotation(text)
         tree = ast.parse(text, mode="eval")
-        rewritten = _Rewriter(self, self.names_for(module_name)).visit(tree.body)
+        rewriter = _Rewriter(self, self.names_for(module_name), attribute=attribute)
+        rewritten = rewriter.visit(tree.body)
         return ast.unparse(rewritten)
 
     # -- classes ------------------------------------------------------------------------------
 
     def emit_class(self, cls: type, *, root_init: Callable[[], str] | None = None) -> None:
         name = self.classes[cls]
-        lines = [f"class {name}:", f'    """Blocking mirror of ``{_qualname(cls)}``."""']
+        header = f"class {name}:"
+        type_params = getattr(cls, "__parameters__", ())
+        if type_params:
+            # A generic async class (``Pages[T]``) gets a generic mirror over the same TypeVars.
+            names = self.names_for(cls.__module__)
+            params = [self._import(names.resolve(p.__name__)[1], p.__name__) for p in type_params]
+            generic = self._import(("typing", "Generic"), "Generic")
+            header = f"class {name}({generic}[{', '.join(params)}]):"
+        lines = [header, f'    """Blocking mirror of ``{_qualname(cls)}``."""']
         members: list[str] = []
         if root_init is not None:
             members.append(root_init())
@@ -196,7 +207,8 @@ class _Generator:
                 if isinstance(inspect.getattr_static(cls, attr, None), (property, cached_property)):
                     continue
                 seen.add(attr)
-                out.append(f"    {attr}: {self.annotation(text, klass.__module__)}")
+                annotation = self.annotation(text, klass.__module__, attribute=True)
+                out.append(f"    {attr}: {annotation}")
         for attr, text, module, inferred in _init_attributes(cls):
             if inferred:
                 # ``self.x = f(...)`` tells us the type only if ``f`` is a class.
@@ -210,7 +222,7 @@ class _Generator:
                     continue
             if attr not in seen:
                 seen.add(attr)
-                out.append(f"    {attr}: {self.annotation(text, module)}")
+                out.append(f"    {attr}: {self.annotation(text, module, attribute=True)}")
         return out
 
     def methods(self, cls: type, *, is_root: bool) -> list[str]:
@@ -354,11 +366,16 @@ class _Generator:
 
 
 class _Rewriter(ast.NodeTransformer):
-    """Rewrites names in one annotation: async types made sync, imports recorded."""
+    """Rewrites names in one annotation: async types made sync, imports recorded.
 
-    def __init__(self, gen: _Generator, names: _ModuleNames) -> None:
+    ``attribute`` marks an attribute's annotation, where (as in the proxy) any service class
+    is mirrored, not only classes with coroutine methods.
+    """
+
+    def __init__(self, gen: _Generator, names: _ModuleNames, *, attribute: bool = False) -> None:
         self.gen = gen
         self.names = names
+        self.attribute = attribute
 
     def _resolve(self, node: ast.expr) -> tuple[object, tuple[str, str | None]] | None:
         if isinstance(node, ast.Name):
@@ -379,7 +396,9 @@ class _Rewriter(ast.NodeTransformer):
         if qual in _SYNC_GENERICS:
             module, attr = _SYNC_GENERICS[qual]
             return ast.Name(self.gen._import((module, attr), attr))
-        if isinstance(obj, type) and _is_async_class(obj):
+        if isinstance(obj, type) and (
+            _is_async_class(obj) or (self.attribute and is_service_class(obj))
+        ):
             return ast.Name(self.gen.sync_class_name(obj))
         real_module = getattr(obj, "__module__", None)
         real_name = getattr(obj, "__name__", None)

@@ -6,6 +6,7 @@ import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from types import TracebackType
+from typing import Generic, TypeVar
 
 import anyio
 import anyio.lowlevel
@@ -88,6 +89,7 @@ class Toy:
 
     def __init__(self) -> None:
         self.counter = Counter()
+        self.lister = Lister()
         self.created_in = threading.get_ident()
         self.entered = False
         self.exited = False
@@ -107,3 +109,31 @@ class Toy:
 
     async def ping(self) -> str:
         return "pong"
+
+
+T = TypeVar("T")
+
+
+class Paged(Generic[T]):
+    """Like ``Pages``: a generic async iterator with a coroutine method."""
+
+    def __init__(self, items: list[T]) -> None:
+        self._items = list(items)
+
+    def __aiter__(self) -> AsyncIterator[T]:
+        return self
+
+    async def __anext__(self) -> T:
+        if not self._items:
+            raise StopAsyncIteration
+        return self._items.pop(0)
+
+    async def collect(self) -> list[T]:
+        return [item async for item in self]
+
+
+class Lister:
+    """A resource whose method returns a generic async iterator."""
+
+    def names(self) -> Paged[str]:
+        return Paged(["a", "b"])

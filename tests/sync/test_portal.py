@@ -210,3 +210,8 @@ def test_call_from_a_worker_thread_of_a_running_loop_works(backend: str) -> None
             return await anyio.to_thread.run_sync(client.ping)
 
         assert anyio.run(main, backend=backend) == "pong"
+
+
+def test_generic_async_iterator_object_iterates_and_keeps_its_methods(toy: SyncClient) -> None:
+    assert list(toy.lister.names()) == ["a", "b"]
+    assert toy.lister.names().collect() == ["a", "b"]

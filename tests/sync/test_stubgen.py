@@ -45,3 +45,9 @@ def test_root_takes_the_backend_options(stub: str) -> None:
 
 def test_stub_compiles(stub: str) -> None:
     compile(stub, "_sync_types.pyi", "exec")
+
+
+def test_generic_async_iterator_gets_a_generic_mirror(stub: str) -> None:
+    assert "class SyncPaged(Generic[T]):" in stub
+    assert "def names(self) -> SyncPaged[str]: ..." in stub
+    assert "def __next__(self) -> T: ..." in stub
