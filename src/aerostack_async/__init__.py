@@ -1,5 +1,59 @@
-"""aerostack-async: the async-first client for the Aerostack Platform API."""
+"""aerostack-async: the async-first client for the Aerostack Platform API.
 
+Example::
+
+    from aerostack_async import AsyncAerostack
+
+    async with AsyncAerostack(api_key="sk_...") as client:
+        await client.cache.set("greeting", "hello")
+
+``Aerostack`` is the same client for synchronous code; ``errors`` holds the error tree and
+``models`` the request and response types.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from . import errors, models
+from ._client import AsyncAerostack
+from ._options import CallOptions, Limits, RetryPolicy, Timeout
 from ._version import __version__
+from .errors import (
+    AerostackError,
+    APIConnectionError,
+    APIStatusError,
+    APITimeoutError,
+    InvalidRequestError,
+)
+from .resources import Pages
 
-__all__ = ["__version__"]
+if TYPE_CHECKING:
+    from ._sync import Aerostack
+
+__all__ = [
+    "APIConnectionError",
+    "APIStatusError",
+    "APITimeoutError",
+    "Aerostack",
+    "AerostackError",
+    "AsyncAerostack",
+    "CallOptions",
+    "InvalidRequestError",
+    "Limits",
+    "Pages",
+    "RetryPolicy",
+    "Timeout",
+    "__version__",
+    "errors",
+    "models",
+]
+
+
+def __getattr__(name: str) -> Any:
+    # The sync facade starts a loop thread machinery; import it only when asked for.
+    if name == "Aerostack":
+        from ._sync import Aerostack
+
+        return Aerostack
+    raise AttributeError(f"module 'aerostack_async' has no attribute {name!r}")

@@ -1,0 +1,185 @@
+"""What every resource shares: the transport handle, argument checks, and paginated iteration.
+
+Argument checks raise :class:`~aerostack_async.errors.InvalidRequestError` (a ``ValueError``) for
+a bad value and :class:`~aerostack_async.errors.InvalidArgumentTypeError` (also a ``TypeError``)
+for a wrong type, before anything is sent.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
+
+import msgspec
+
+from ..errors import InvalidArgumentTypeError, InvalidRequestError
+from ..models._base import encode
+
+if TYPE_CHECKING:
+    from .._transport import Transport
+
+__all__ = ["Pages", "Resource"]
+
+T = TypeVar("T")
+S = TypeVar("S", bound=msgspec.Struct)
+
+
+class Resource:
+    """A group of API operations bound to one client's transport."""
+
+    __slots__ = ("_transport",)
+
+    def __init__(self, transport: Transport) -> None:
+        self._transport = transport
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} resource>"
+
+
+class Pages(Generic[T]):
+    """Every item of every page, fetched one page at a time as you iterate.
+
+    Example::
+
+        async for info in client.cache.list(prefix="user:"):
+            print(info.key)
+
+    Nothing runs in the background: each page is requested when the previous one is used up,
+    so breaking out of the loop leaves nothing behind.
+    """
+
+    __slots__ = ("_buffer", "_cursor", "_done", "_fetch")
+
+    def __init__(self, fetch: Callable[[str | None], Awaitable[tuple[list[T], str | None]]]):
+        self._fetch = fetch
+        self._cursor: str | None = None
+        self._buffer: deque[T] = deque()
+        self._done = False
+
+    def __aiter__(self) -> AsyncIterator[T]:
+        return self
+
+    async def __anext__(self) -> T:
+        while not self._buffer:
+            if self._done:
+                raise StopAsyncIteration
+            items, cursor = await self._fetch(self._cursor)
+            # No cursor, or the same one again, means there is nothing more to fetch.
+            self._done = cursor is None or cursor == self._cursor
+            self._cursor = cursor
+            self._buffer.extend(items)
+        return self._buffer.popleft()
+
+    async def collect(self) -> list[T]:
+        """Every remaining item, as a list."""
+        return [item async for item in self]
+
+
+# -- argument checks ------------------------------------------------------------------------
+
+
+def check_str(
+    name: str,
+    value: object,
+    *,
+    empty: bool = False,
+    max_bytes: int | None = None,
+) -> str:
+    """``value`` if it is a string of the right size."""
+    if not isinstance(value, str):
+        raise InvalidArgumentTypeError(f"{name} must be a str, not {type(value).__name__}")
+    if not empty and not value:
+        raise InvalidRequestError(f"{name} must not be empty")
+    if max_bytes is not None:
+        try:
+            size = len(value.encode("utf-8"))
+        except UnicodeEncodeError:
+            raise InvalidRequestError(f"{name} must be valid UTF-8 (no lone surrogates)") from None
+        if size > max_bytes:
+            raise InvalidRequestError(f"{name} must be at most {max_bytes} bytes of UTF-8")
+    return value
+
+
+def check_optional_str(name: str, value: object, **kw: Any) -> str | None:
+    """``value`` if it is None or a valid string."""
+    return None if value is None else check_str(name, value, **kw)
+
+
+def check_int(
+    name: str, value: object, *, minimum: int | None = None, maximum: int | None = None
+) -> int:
+    """``value`` if it is an int (not a bool) within bounds."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise InvalidArgumentTypeError(f"{name} must be an int, not {type(value).__name__}")
+    if minimum is not None and value < minimum:
+        raise InvalidRequestError(f"{name} must be at least {minimum}")
+    if maximum is not None and value > maximum:
+        raise InvalidRequestError(f"{name} must be at most {maximum}")
+    return value
+
+
+def check_optional_int(name: str, value: object, **kw: Any) -> int | None:
+    """``value`` if it is None or a valid int."""
+    return None if value is None else check_int(name, value, **kw)
+
+
+def check_number(name: str, value: object, *, minimum: float, maximum: float) -> float | None:
+    """``value`` if it is None or a real number within bounds."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise InvalidArgumentTypeError(f"{name} must be a number, not {type(value).__name__}")
+    if not (minimum <= value <= maximum):
+        raise InvalidRequestError(f"{name} must be between {minimum} and {maximum}")
+    return float(value)
+
+
+def check_object(name: str, value: object) -> dict[str, Any]:
+    """``value`` as a dict if it is a mapping with string keys (a JSON object)."""
+    if not isinstance(value, Mapping):
+        raise InvalidArgumentTypeError(f"{name} must be a dict, not {type(value).__name__}")
+    for key in value:
+        if not isinstance(key, str):
+            raise InvalidArgumentTypeError(f"{name} keys must be str, not {type(key).__name__}")
+    return dict(value)
+
+
+def check_optional_object(name: str, value: object) -> dict[str, Any] | None:
+    """``value`` as a dict if it is None or a JSON object."""
+    return None if value is None else check_object(name, value)
+
+
+def check_list(
+    name: str, value: object, *, min_items: int = 0, max_items: int | None = None
+) -> list[Any]:
+    """``value`` as a list if it is a sequence (not a string) of an allowed length."""
+    if isinstance(value, (str, bytes, bytearray)) or not isinstance(value, Sequence):
+        raise InvalidArgumentTypeError(f"{name} must be a list, not {type(value).__name__}")
+    if len(value) < min_items:
+        raise InvalidRequestError(f"{name} must have at least {min_items} item(s)")
+    if max_items is not None and len(value) > max_items:
+        raise InvalidRequestError(f"{name} must have at most {max_items} items")
+    return list(value)
+
+
+def convert(name: str, value: object, type_: type[S]) -> S:
+    """``value`` as ``type_``: a Struct as is, a dict validated and converted."""
+    if isinstance(value, type_):
+        return value
+    if not isinstance(value, Mapping):
+        raise InvalidArgumentTypeError(
+            f"{name} must be a {type_.__name__} or a dict, not {type(value).__name__}"
+        )
+    try:
+        return msgspec.convert(value, type_, from_attributes=False)
+    except msgspec.ValidationError as exc:
+        raise InvalidRequestError(f"{name} is not a valid {type_.__name__}: {exc}") from exc
+
+
+def encode_body(value: Any) -> bytes:
+    """JSON bytes for a request body; a value JSON cannot hold is a typed error."""
+    try:
+        return encode(value)
+    except (TypeError, msgspec.EncodeError, OverflowError) as exc:
+        raise InvalidArgumentTypeError(f"cannot send this value as JSON: {exc}") from exc

@@ -1,0 +1,90 @@
+"""``client.ai``: chat completions (streaming lives in ``streaming.chat``)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from .._options import CallOptions, Unpack
+from ..errors import InvalidRequestError
+from ..models._base import decoder_for
+from ..models.ai import ChatCompletion, ChatMessage, ChatRequest
+from ._base import (
+    Resource,
+    check_list,
+    check_number,
+    check_optional_int,
+    check_optional_str,
+    convert,
+    encode_body,
+)
+
+__all__ = ["AI", "build_chat_request"]
+
+ROLES = frozenset({"system", "user", "assistant"})
+_COMPLETION = decoder_for(ChatCompletion)
+
+
+def _message(index: int, value: object) -> ChatMessage:
+    message = convert(f"messages[{index}]", value, ChatMessage)
+    if not isinstance(message.role, str) or message.role not in ROLES:
+        raise InvalidRequestError(f"messages[{index}].role must be one of: system, user, assistant")
+    if not isinstance(message.content, str):
+        raise InvalidRequestError(f"messages[{index}].content must be a str")
+    return message
+
+
+def build_chat_request(
+    messages: Sequence[ChatMessage | Mapping[str, Any]] | str,
+    *,
+    model: str | None = None,
+    temperature: float | None = None,
+    max_tokens: int | None = None,
+    top_p: float | None = None,
+) -> ChatRequest:
+    """The checked request body for a chat (shared with the streaming form).
+
+    ``messages`` are :class:`~aerostack_async.models.ChatMessage` or ``{"role", "content"}``
+    dicts; a plain string is one user message.
+    """
+    if isinstance(messages, str):
+        items: list[Any] = [ChatMessage(role="user", content=messages)]
+    else:
+        items = check_list("messages", messages, min_items=1)
+    return ChatRequest(
+        messages=[_message(i, m) for i, m in enumerate(items)],
+        model=check_optional_str("model", model),
+        temperature=check_number("temperature", temperature, minimum=0, maximum=2),
+        max_tokens=check_optional_int("max_tokens", max_tokens, minimum=1),
+        top_p=check_number("top_p", top_p, minimum=0, maximum=1),
+    )
+
+
+class AI(Resource):
+    """Chat completions from the project's model."""
+
+    __slots__ = ()
+
+    async def chat(
+        self,
+        messages: Sequence[ChatMessage | Mapping[str, Any]] | str,
+        *,
+        model: str | None = None,
+        temperature: float | None = None,
+        max_tokens: int | None = None,
+        top_p: float | None = None,
+        **options: Unpack[CallOptions],
+    ) -> ChatCompletion:
+        """A whole completion at once (``.text`` is its content).
+
+        Example::
+
+            completion = await client.ai.chat([{"role": "user", "content": "Hi"}])
+            print(completion.text, completion.usage)
+        """
+        request = build_chat_request(
+            messages, model=model, temperature=temperature, max_tokens=max_tokens, top_p=top_p
+        )
+        return await self._transport.request(
+            "POST", "/ai/chat", encode_body(request), _COMPLETION, mutating=True, options=options
+        )

@@ -1,0 +1,105 @@
+"""``client.queue``: background jobs with delays and status."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from .._options import CallOptions, Unpack
+from ..models._base import decoder_for
+from ..models.queue import (
+    CancelResult,
+    EnqueueRequest,
+    EnqueueResult,
+    GetJobResult,
+    JobIdRequest,
+    JobRecord,
+    JobsPage,
+    ListJobsRequest,
+)
+from ._base import (
+    Pages,
+    Resource,
+    check_object,
+    check_optional_int,
+    check_optional_str,
+    check_str,
+    encode_body,
+)
+
+__all__ = ["Queue"]
+
+MAX_LIST_LIMIT = 200
+_ENQUEUE = decoder_for(EnqueueResult)
+_JOB = decoder_for(GetJobResult)
+_JOBS = decoder_for(JobsPage)
+_CANCEL = decoder_for(CancelResult)
+
+
+class Queue(Resource):
+    """Enqueue jobs, look them up, list and cancel them."""
+
+    __slots__ = ()
+
+    async def enqueue(
+        self,
+        type: str,
+        data: Mapping[str, Any],
+        *,
+        delay: int | None = None,
+        **options: Unpack[CallOptions],
+    ) -> EnqueueResult:
+        """Add a job of ``type`` with ``data`` (a JSON object), due after ``delay`` seconds.
+
+        The call carries an Idempotency-Key, so a retry after a lost response never enqueues
+        the job twice.
+        """
+        body = encode_body(
+            EnqueueRequest(
+                type=check_str("type", type),
+                data=check_object("data", data),
+                delay=check_optional_int("delay", delay, minimum=0),
+            )
+        )
+        return await self._transport.request(
+            "POST", "/queue/enqueue", body, _ENQUEUE, mutating=True, options=options
+        )
+
+    async def get_job(self, job_id: str, **options: Unpack[CallOptions]) -> GetJobResult:
+        """The job with this id (``exists`` False and ``job`` None if there is none)."""
+        body = encode_body(JobIdRequest(job_id=check_str("job_id", job_id)))
+        return await self._transport.request(
+            "POST", "/queue/job", body, _JOB, mutating=False, options=options
+        )
+
+    async def cancel(self, job_id: str, **options: Unpack[CallOptions]) -> CancelResult:
+        """Cancel a job; a finished one is not (``success`` False, ``note`` says why)."""
+        body = encode_body(JobIdRequest(job_id=check_str("job_id", job_id)))
+        return await self._transport.request(
+            "POST", "/queue/cancel", body, _CANCEL, mutating=True, options=options
+        )
+
+    def list_jobs(
+        self,
+        *,
+        status: str | None = None,
+        type: str | None = None,
+        limit: int | None = None,
+        **options: Unpack[CallOptions],
+    ) -> Pages[JobRecord]:
+        """Every job (optionally of one ``status`` or ``type``), fetched ``limit`` per page."""
+        request = ListJobsRequest(
+            status=check_optional_str("status", status),
+            type=check_optional_str("type", type),
+            limit=check_optional_int("limit", limit, minimum=1, maximum=MAX_LIST_LIMIT),
+        )
+        transport = self._transport
+
+        async def fetch(cursor: str | None) -> tuple[list[JobRecord], str | None]:
+            request.cursor = cursor
+            page = await transport.request(
+                "POST", "/queue/jobs", encode_body(request), _JOBS, mutating=False, options=options
+            )
+            return page.jobs, None if page.list_complete else page.cursor
+
+        return Pages(fetch)
