@@ -1,0 +1,349 @@
+"""One HTTP/1.1 exchange on a pooled connection: anyio bytes in and out, h11 for the protocol.
+
+h11 does all of the protocol work (framing both ways, header validation, keep-alive rules); this
+module moves bytes, applies the request's timeouts and maps every failure onto httpx's exception
+types, so that httpx (and our client's retry and error mapping) cannot tell it from httpcore.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import AsyncIterator, Mapping
+from typing import TYPE_CHECKING, Any
+
+import anyio
+import anyio.abc
+import h11
+import httpx
+
+if TYPE_CHECKING:
+    from ._slots import Origin, Slots
+
+READ_SIZE = 256 * 1024
+"""Bytes asked of the socket per read: large, so a big body costs few wake-ups."""
+
+MAX_HEAD_SIZE = 100 * 1024
+"""Largest response head (status line and headers) we accept."""
+
+ONE_WRITE_LIMIT = 64 * 1024
+"""A request body up to this size is sent in the same write as its head."""
+
+_EOM = h11.EndOfMessage()
+_NEED_DATA = h11.NEED_DATA
+_DONE = h11.DONE
+_IO_ERRORS = (anyio.BrokenResourceError, anyio.ClosedResourceError, OSError)
+
+
+class Connection:
+    """An open connection to one origin: its byte stream and the h11 state machine on it."""
+
+    __slots__ = ("eof", "h11", "idle_since", "origin", "registry", "served", "stream")
+
+    def __init__(
+        self, stream: anyio.abc.ByteStream, origin: Origin, registry: set[Connection]
+    ) -> None:
+        self.stream = stream
+        self.origin = origin
+        self.h11 = h11.Connection(h11.CLIENT, max_incomplete_event_size=MAX_HEAD_SIZE)
+        self.idle_since = 0.0
+        self.served = 0
+        self.eof = False  # the peer closed its side: a close-delimited body ended, no reuse
+        self.registry = registry
+        registry.add(self)
+
+    async def aclose(self) -> None:
+        """Close at once: no TLS close_notify round trip, no waiting for the peer."""
+        self.registry.discard(self)
+        await anyio.aclose_forcefully(self.stream)
+
+
+class StaleConnection(Exception):
+    """A reused connection was found closed before it sent a byte of the response.
+
+    The server closed it while it sat idle, so it cannot have acted on the request: replaying the
+    request on a new connection is safe if its body can be sent again. ``error`` is what to raise
+    if it cannot.
+    """
+
+    def __init__(self, error: httpx.TransportError) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
+# ----------------------------------------------------------------------------------------------
+# The request
+
+
+_TOKEN = re.compile(rb"[-!#$%&'*+.^_`|~0-9a-zA-Z]+")
+_BAD_VALUE = re.compile(rb"[\x00\r\n]|^[ \t]|[ \t]$")
+
+
+def request_event(request: httpx.Request) -> h11.Request:
+    """The h11 event for ``request``: validates the method, target and every header.
+
+    A header name or value that could split or smuggle a request (CR, LF, NUL, ...) raises
+    httpx.LocalProtocolError here, before a connection is even taken. The message names the
+    header but never shows its value, which may be a credential.
+    """
+    try:
+        return h11.Request(
+            method=request.method, target=request.url.raw_path, headers=request.headers.raw
+        )
+    except h11.LocalProtocolError:
+        raise httpx.LocalProtocolError(_explain_invalid(request), request=request) from None
+
+
+def _explain_invalid(request: httpx.Request) -> str:
+    for name, value in request.headers.raw:
+        if not _TOKEN.fullmatch(name):
+            return f"Invalid request header name {name!r}: nothing was sent"
+        if _BAD_VALUE.search(value):
+            return (
+                f"Invalid value for request header {name.decode('latin-1')!r}: it contains CR, LF "
+                "or NUL, or leading/trailing whitespace (value not shown); nothing was sent"
+            )
+    return (
+        f"Invalid request line or headers for {request.method} {request.url.path!r}: "
+        "nothing was sent"
+    )
+
+
+async def _send_request(
+    h: h11.Connection,
+    stream: anyio.abc.ByteStream,
+    request: httpx.Request,
+    event: h11.Request,
+    scope: anyio.CancelScope,
+    write_timeout: float | None,
+) -> None:
+    body = request.stream
+    if isinstance(body, httpx.ByteStream):
+        try:
+            content = request.content
+        except httpx.RequestNotRead:
+            content = b"".join([chunk async for chunk in body])
+        head = h.send(event) or b""
+        if len(content) <= ONE_WRITE_LIMIT:
+            # Head, body and framing in one write: one syscall, one packet.
+            if content:
+                head += h.send(h11.Data(data=content)) or b""
+            await stream.send(head + (h.send(_EOM) or b""))
+        else:
+            await stream.send(head)
+            await stream.send(h.send(h11.Data(data=content)) or b"")
+            await stream.send(h.send(_EOM) or b"")
+        return
+    # A streamed body: each chunk is written (awaiting the socket: back-pressure) before the next
+    # is asked for. The write timeout covers the writes, not the wait for the producer.
+    await stream.send(h.send(event) or b"")
+    assert isinstance(body, httpx.AsyncByteStream), "a sync request body under an async transport"
+    async for chunk in body:
+        if chunk:
+            data = h.send(h11.Data(data=chunk)) or b""
+            if write_timeout is not None:
+                scope.deadline = anyio.current_time() + write_timeout
+            await stream.send(data)
+            scope.deadline = math.inf
+    if write_timeout is not None:
+        scope.deadline = anyio.current_time() + write_timeout
+    await stream.send(h.send(_EOM) or b"")
+
+
+async def exchange(
+    conn: Connection, request: httpx.Request, event: h11.Request, timeouts: Mapping[str, Any]
+) -> tuple[h11.Response, list[bytes], bool]:
+    """Send ``request`` on ``conn`` and read the response head and whatever body came with it.
+
+    Returns the head, the body chunks already received and whether they are the whole body.
+    Raises httpx's exception types, or StaleConnection. On any exception the caller must discard
+    the connection; on success the connection is mid-response unless the body is complete.
+    """
+    h = conn.h11
+    stream = conn.stream
+    reused = conn.served > 0
+    conn.served += 1
+    write_timeout = timeouts.get("write")
+    read_timeout = timeouts.get("read")
+    reading = False
+    received = False
+    write_error: BaseException | None = None
+    scope = anyio.CancelScope()
+    try:
+        with scope:
+            if write_timeout is not None:
+                scope.deadline = anyio.current_time() + write_timeout
+            try:
+                await _send_request(h, stream, request, event, scope, write_timeout)
+            except _IO_ERRORS as exc:
+                # The server may have answered early (413 to a big upload) and closed: read it.
+                write_error = exc
+            reading = True
+            scope.deadline = (
+                math.inf if read_timeout is None else anyio.current_time() + read_timeout
+            )
+            while True:
+                ev = h.next_event()
+                if ev is _NEED_DATA:
+                    try:
+                        data = await stream.receive(READ_SIZE)
+                    except anyio.EndOfStream:
+                        data = b""
+                    if not data and not received:
+                        raise _no_response(request, reused, write_error, None)
+                    received = True
+                    if not data:
+                        conn.eof = True
+                    h.receive_data(data)
+                elif type(ev) is h11.Response:
+                    break
+                elif type(ev) is not h11.InformationalResponse:  # pragma: no cover
+                    raise httpx.RemoteProtocolError(f"Unexpected {ev!r}", request=request)
+            chunks: list[bytes] = []
+            while True:
+                body_ev = h.next_event()
+                if type(body_ev) is h11.Data:
+                    chunks.append(bytes(body_ev.data))
+                elif type(body_ev) is h11.EndOfMessage:
+                    return ev, chunks, True
+                else:
+                    return ev, chunks, False
+    except h11.RemoteProtocolError as exc:
+        raise httpx.RemoteProtocolError(str(exc), request=request) from exc
+    except h11.LocalProtocolError as exc:
+        raise httpx.LocalProtocolError(str(exc), request=request) from exc
+    except _IO_ERRORS as exc:
+        if not received:
+            raise _no_response(request, reused, write_error, exc) from exc
+        raise httpx.ReadError(_describe(exc), request=request) from exc
+    # Only reached when the scope's own deadline cancelled the exchange.
+    if reading:
+        raise httpx.ReadTimeout("Timed out reading the response", request=request)
+    raise httpx.WriteTimeout("Timed out sending the request", request=request)
+
+
+def _no_response(
+    request: httpx.Request,
+    reused: bool,
+    write_error: BaseException | None,
+    read_error: BaseException | None,
+) -> Exception:
+    """The error for a connection that ended (EOF or reset) before any byte of a response."""
+    error: httpx.TransportError
+    if write_error is not None:
+        error = httpx.WriteError(_describe(write_error), request=request)
+    elif read_error is not None:
+        error = httpx.ReadError(_describe(read_error), request=request)
+    else:
+        error = httpx.RemoteProtocolError(
+            "Server disconnected without sending a response.", request=request
+        )
+    return StaleConnection(error) if reused else error
+
+
+def _describe(exc: BaseException) -> str:
+    cause = exc.__cause__ if isinstance(exc, anyio.BrokenResourceError) else None
+    return str(exc) or str(cause or "") or type(cause or exc).__name__
+
+
+# ----------------------------------------------------------------------------------------------
+# The response
+
+
+async def finish(slots: Slots[Connection], conn: Connection) -> None:
+    """A response was read to its end: reuse the connection if both sides allow it."""
+    h = conn.h11
+    if h.our_state is _DONE and h.their_state is _DONE and not conn.eof:
+        h.start_next_cycle()
+        await slots.put_back(conn)
+    else:
+        await slots.discard(conn)
+
+
+class ResponseBody(httpx.AsyncByteStream):
+    """The body of a response, streamed off its connection.
+
+    Read to the end, the connection goes back to the pool; closed before that (``break``, an
+    error, a cancellation), the connection is closed, never reused.
+    """
+
+    __slots__ = ("_conn", "_pending", "_read_timeout", "_request", "_slots")
+
+    def __init__(
+        self,
+        pending: list[bytes],
+        conn: Connection | None,
+        slots: Slots[Connection],
+        read_timeout: float | None,
+        request: httpx.Request,
+    ) -> None:
+        self._pending = pending
+        self._conn = conn
+        self._slots = slots
+        self._read_timeout = read_timeout
+        self._request = request
+
+    def __aiter__(self) -> AsyncIterator[bytes]:
+        return self
+
+    async def __anext__(self) -> bytes:
+        while True:
+            pending = self._pending
+            if pending:
+                data = pending[0] if len(pending) == 1 else b"".join(pending)
+                pending.clear()
+                return data
+            conn = self._conn
+            if conn is None:
+                raise StopAsyncIteration
+            await self._read(conn)
+
+    async def _read(self, conn: Connection) -> None:
+        """Read until some body arrives or the body ends (then release the connection)."""
+        h = conn.h11
+        try:
+            with anyio.fail_after(self._read_timeout):
+                while True:
+                    ev = h.next_event()
+                    if ev is _NEED_DATA:
+                        if self._pending:
+                            return
+                        try:
+                            data = await conn.stream.receive(READ_SIZE)
+                        except anyio.EndOfStream:
+                            data = b""
+                            conn.eof = True
+                        h.receive_data(data)
+                    elif type(ev) is h11.Data:
+                        self._pending.append(bytes(ev.data))
+                    elif type(ev) is h11.EndOfMessage:
+                        break
+                    else:  # pragma: no cover - h11 raises first
+                        raise httpx.RemoteProtocolError(f"Unexpected {ev!r}", request=self._request)
+        except BaseException as exc:
+            self._conn = None
+            await self._slots.discard(conn)
+            mapped = _map_read_error(exc, self._request)
+            if mapped is None:
+                raise
+            raise mapped from exc
+        self._conn = None
+        await finish(self._slots, conn)
+
+    async def aclose(self) -> None:
+        """Release the connection: closed, unless the body was read to its end."""
+        conn = self._conn
+        if conn is not None:
+            self._conn = None
+            self._pending.clear()
+            await self._slots.discard(conn)
+
+
+def _map_read_error(exc: BaseException, request: httpx.Request) -> httpx.TransportError | None:
+    if isinstance(exc, TimeoutError):
+        return httpx.ReadTimeout("Timed out reading the response body", request=request)
+    if isinstance(exc, h11.RemoteProtocolError):
+        return httpx.RemoteProtocolError(str(exc), request=request)
+    if isinstance(exc, _IO_ERRORS):
+        return httpx.ReadError(_describe(exc), request=request)
+    return None

@@ -1,0 +1,188 @@
+"""AsyncPoolTransport: the httpx transport that ties the pool's books to HTTP/1.1 connections."""
+
+from __future__ import annotations
+
+import ssl
+from collections.abc import Mapping
+from typing import Any
+
+import anyio
+import httpx
+
+from ._http11 import (
+    Connection,
+    ResponseBody,
+    StaleConnection,
+    exchange,
+    finish,
+    request_event,
+)
+from ._slots import Origin, Slots, SlotTimeout
+
+DEFAULT_LIMITS = httpx.Limits(max_connections=100, max_keepalive_connections=20, keepalive_expiry=5)
+"""httpx's own defaults, so that swapping transports changes nothing but the speed."""
+
+_DEFAULT_PORTS = {b"http": 80, b"https": 443}
+_NO_TIMEOUTS: Mapping[str, Any] = {}
+_HTTP_VERSIONS = {b"1.1": b"HTTP/1.1", b"1.0": b"HTTP/1.0"}
+
+
+class AsyncPoolTransport(httpx.AsyncBaseTransport):
+    """A lean HTTP/1.1 keep-alive connection pool for ``httpx.AsyncClient``, on asyncio or trio.
+
+    It speaks HTTP/1.1 only (h11 does the protocol), over plain TCP or TLS, with no proxy
+    support: use httpx's own transport for HTTP/2 and proxies. Per origin it keeps a LIFO stack
+    of idle connections; ``limits`` caps the connections and requests beyond the cap wait, first
+    come first served, up to the request's pool timeout. Timeouts come from each request's
+    ``extensions["timeout"]`` and failures raise httpx's own exception types.
+
+    A request that finds its reused keep-alive connection closed by the server before any byte of
+    a response (the server dropped it while idle) is sent once more on a new connection, if its
+    body can be replayed.
+
+    Example::
+
+        async with httpx.AsyncClient(transport=AsyncPoolTransport()) as client:
+            response = await client.get("http://127.0.0.1:8787/v1/health")
+    """
+
+    def __init__(
+        self,
+        *,
+        verify: ssl.SSLContext | str | bool = True,
+        cert: Any = None,
+        trust_env: bool = True,
+        limits: httpx.Limits = DEFAULT_LIMITS,
+    ) -> None:
+        self._verify = verify
+        self._cert = cert
+        self._trust_env = trust_env
+        self._ssl_context: ssl.SSLContext | None = None
+        self._slots: Slots[Connection] = Slots(
+            limits.max_connections, limits.max_keepalive_connections, limits.keepalive_expiry
+        )
+        self._connections: set[Connection] = set()
+
+    @property
+    def slots(self) -> Slots[Connection]:
+        """The pool's books (counters for tests and diagnostics)."""
+        return self._slots
+
+    @property
+    def open_connections(self) -> int:
+        """Connections currently open, idle or in use."""
+        return len(self._connections)
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        """Send ``request`` on a pooled connection and return the response, body streaming."""
+        url = request.url
+        scheme = url.raw_scheme
+        default_port = _DEFAULT_PORTS.get(scheme)
+        if default_port is None:
+            raise httpx.UnsupportedProtocol(
+                f"Request URL has an unsupported protocol '{scheme.decode('ascii')}://'.",
+                request=request,
+            )
+        origin: Origin = (scheme, url.raw_host, url.port or default_port)
+        timeouts = request.extensions.get("timeout") or _NO_TIMEOUTS
+        event = request_event(request)  # validates before any connection is touched
+        slots = self._slots
+        conn = await self._checkout(origin, timeouts, request)
+        try:
+            head, chunks, complete = await exchange(conn, request, event, timeouts)
+        except StaleConnection as stale:
+            await slots.discard(conn)
+            if not isinstance(request.stream, httpx.ByteStream):
+                raise stale.error from stale.__cause__
+            # Its idle neighbours are as old or older: likely dropped too.
+            await slots.drop_idle(origin)
+            conn = await self._checkout(origin, timeouts, request)
+            try:
+                head, chunks, complete = await exchange(conn, request, event, timeouts)
+            except StaleConnection as again:  # pragma: no cover - a new connection is never reused
+                await slots.discard(conn)
+                raise again.error from again.__cause__
+            except BaseException:
+                await slots.discard(conn)
+                raise
+        except BaseException:
+            await slots.discard(conn)
+            raise
+        if complete:
+            await finish(slots, conn)
+            body = ResponseBody(chunks, None, slots, None, request)
+        else:
+            body = ResponseBody(chunks, conn, slots, timeouts.get("read"), request)
+        return httpx.Response(
+            head.status_code,
+            headers=head.headers.raw_items(),
+            stream=body,
+            extensions={
+                "http_version": _HTTP_VERSIONS.get(head.http_version)
+                or b"HTTP/" + head.http_version,
+                "reason_phrase": head.reason,
+            },
+        )
+
+    async def _checkout(
+        self, origin: Origin, timeouts: Mapping[str, Any], request: httpx.Request
+    ) -> Connection:
+        try:
+            conn = await self._slots.acquire(origin, timeouts.get("pool"))
+        except SlotTimeout:
+            raise httpx.PoolTimeout(
+                "Timed out waiting for a connection from the pool", request=request
+            ) from None
+        if conn is not None:
+            return conn
+        try:
+            return await self._connect(origin, timeouts.get("connect"), request)
+        except BaseException:
+            self._slots.release_slot()
+            raise
+
+    async def _connect(
+        self, origin: Origin, connect_timeout: float | None, request: httpx.Request
+    ) -> Connection:
+        scheme, raw_host, port = origin
+        host = raw_host.decode("ascii")
+        try:
+            with anyio.fail_after(connect_timeout):
+                if scheme == b"https":
+                    stream: Any = await anyio.connect_tcp(
+                        host,
+                        port,
+                        ssl_context=self._tls_context(),
+                        tls_hostname=host,
+                        tls_standard_compatible=False,
+                    )
+                else:
+                    stream = await anyio.connect_tcp(host, port)
+        except TimeoutError:
+            raise httpx.ConnectTimeout(
+                f"Timed out connecting to {host}:{port}", request=request
+            ) from None
+        except (OSError, anyio.BrokenResourceError, anyio.EndOfStream) as exc:
+            reason = str(exc) or str(exc.__cause__ or "") or type(exc).__name__
+            raise httpx.ConnectError(reason, request=request) from exc
+        return Connection(stream, origin, self._connections)
+
+    def _tls_context(self) -> ssl.SSLContext:
+        # Built on first use: loading the CA bundle costs milliseconds that plain-HTTP clients
+        # (such as one talking to the local emulator) should not pay.
+        context = self._ssl_context
+        if context is None:
+            context = httpx.create_ssl_context(
+                verify=self._verify, cert=self._cert, trust_env=self._trust_env
+            )
+            if not isinstance(self._verify, ssl.SSLContext):
+                context.set_alpn_protocols(["http/1.1"])  # ours to configure; a caller's is not
+            self._ssl_context = context
+        return context
+
+    async def aclose(self) -> None:
+        """Close every connection, idle or in use; later requests raise RuntimeError."""
+        await self._slots.aclose()
+        for conn in list(self._connections):
+            with anyio.CancelScope(shield=True):
+                await conn.aclose()

@@ -1,0 +1,265 @@
+"""Purpose-built HTTP/1.1 servers for the transport conformance suite.
+
+Each test passes a handler that plays the server's side of every accepted connection: it reads
+requests (parsed with h11, so the tests do not hand-parse either) and writes exact bytes, which is
+how chunked, close-delimited, ``Connection: close``, reset and idle-closed responses are produced.
+"""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import ssl
+import struct
+import subprocess
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import anyio
+import anyio.abc
+import h11
+import httpx
+import pytest
+from anyio.streams.tls import TLSListener
+
+from aerostack_async._pool import AsyncPoolTransport
+
+
+@dataclass
+class Received:
+    """One request as the server read it."""
+
+    method: str
+    target: str
+    headers: dict[str, str]
+    body: bytes
+    chunked: bool
+
+
+class Peer:
+    """The server's side of one accepted connection."""
+
+    def __init__(self, stream: anyio.abc.ByteStream, server: RawServer) -> None:
+        self.stream = stream
+        self.server = server
+        self._buffer = b""
+        self.closed_by_client = False
+
+    async def read_request(self) -> Received | None:
+        """The next request on this connection, or None once the client has closed it."""
+        h = h11.Connection(h11.SERVER)
+        if self._buffer:  # (an empty feed would mean EOF to h11)
+            h.receive_data(self._buffer)
+        request: h11.Request | None = None
+        body = bytearray()
+        while True:
+            event = h.next_event()
+            if event is h11.NEED_DATA:
+                try:
+                    data = await self.stream.receive()
+                except (anyio.EndOfStream, anyio.BrokenResourceError):
+                    data = b""
+                if not data and request is None and not h.trailing_data[0]:
+                    self.closed_by_client = True
+                    return None
+                h.receive_data(data)
+            elif isinstance(event, h11.Request):
+                request = event
+            elif isinstance(event, h11.Data):
+                body += event.data
+            elif isinstance(event, h11.EndOfMessage):
+                assert request is not None
+                self._buffer = bytes(h.trailing_data[0])
+                headers = {k.decode(): v.decode() for k, v in request.headers}
+                received = Received(
+                    method=request.method.decode(),
+                    target=request.target.decode(),
+                    headers=headers,
+                    body=bytes(body),
+                    chunked=headers.get("transfer-encoding") == "chunked",
+                )
+                self.server.requests.append(received)
+                return received
+            elif isinstance(event, h11.ConnectionClosed):
+                self.closed_by_client = True
+                return None
+
+    async def wait_closed_by_client(self) -> None:
+        """Read (and ignore) until the client closes the connection."""
+        while True:
+            try:
+                if not await self.stream.receive():
+                    break
+            except (anyio.EndOfStream, anyio.BrokenResourceError, anyio.ClosedResourceError):
+                break
+        self.closed_by_client = True
+
+    async def send(self, data: bytes) -> None:
+        """Write exact bytes."""
+        await self.stream.send(data)
+
+    async def reset(self) -> None:
+        """Abort the connection with a TCP RST (SO_LINGER 0)."""
+        sock = self.stream.extra(anyio.abc.SocketAttribute.raw_socket)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        await anyio.aclose_forcefully(self.stream)
+
+
+Handler = Callable[[Peer], Awaitable[None]]
+
+
+@dataclass
+class RawServer:
+    """A server on 127.0.0.1 and what it saw."""
+
+    port: int
+    tls: bool
+    connections: int = 0
+    requests: list[Received] = field(default_factory=list)
+    peers: list[Peer] = field(default_factory=list)
+    client_closed: int = 0
+
+    @property
+    def url(self) -> str:
+        """The server's base URL."""
+        return f"{'https' if self.tls else 'http'}://127.0.0.1:{self.port}"
+
+
+_CLIENT_GONE = (
+    anyio.BrokenResourceError,
+    anyio.ClosedResourceError,
+    anyio.EndOfStream,
+    ConnectionError,
+)
+
+
+@asynccontextmanager
+async def raw_server(
+    handler: Handler, *, ssl_context: ssl.SSLContext | None = None
+) -> AsyncIterator[RawServer]:
+    """Serve ``handler`` on a free port until the block exits."""
+    tcp = await anyio.create_tcp_listener(local_host="127.0.0.1")
+    server = RawServer(port=tcp.extra(anyio.abc.SocketAttribute.local_port), tls=bool(ssl_context))
+    listener: anyio.abc.Listener[Any] = (
+        TLSListener(tcp, ssl_context, standard_compatible=False) if ssl_context else tcp
+    )
+
+    async def serve_one(stream: anyio.abc.ByteStream) -> None:
+        server.connections += 1
+        peer = Peer(stream, server)
+        server.peers.append(peer)
+        try:
+            async with stream:
+                await handler(peer)
+        except _CLIENT_GONE:
+            pass
+        finally:
+            if peer.closed_by_client:
+                server.client_closed += 1
+
+    async with listener, anyio.create_task_group() as tg:
+        tg.start_soon(listener.serve, serve_one)
+        try:
+            yield server
+        finally:
+            tg.cancel_scope.cancel()
+
+
+def response(
+    body: bytes = b"",
+    *,
+    status: int = 200,
+    reason: str = "OK",
+    headers: list[tuple[str, str]] | None = None,
+    length: bool = True,
+    version: str = "1.1",
+) -> bytes:
+    """Exact response bytes: a status line, headers, and (with Content-Length) the body."""
+    lines = [f"HTTP/{version} {status} {reason}"]
+    lines += [f"{name}: {value}" for name, value in headers or []]
+    if length:
+        lines.append(f"Content-Length: {len(body)}")
+    return ("\r\n".join(lines) + "\r\n\r\n").encode() + body
+
+
+def chunked(*pieces: bytes) -> bytes:
+    """A chunked body: each piece as one chunk, then the last chunk."""
+    return b"".join(b"%x\r\n%s\r\n" % (len(piece), piece) for piece in pieces) + b"0\r\n\r\n"
+
+
+async def serve_forever(peer: Peer, body: bytes = b"ok") -> None:
+    """Answer every request on the connection with ``body``, keeping it alive."""
+    while await peer.read_request() is not None:
+        await peer.send(response(body))
+
+
+TRANSPORTS = ["ours", "httpx"]
+
+
+def make_transport(kind: str = "ours", **options: Any) -> httpx.AsyncBaseTransport:
+    """Our transport, or httpx's stock one with the same options, to show they agree."""
+    if kind == "ours":
+        return AsyncPoolTransport(**options)
+    return httpx.AsyncHTTPTransport(**options)
+
+
+@pytest.fixture(params=TRANSPORTS)
+def kind(request: pytest.FixtureRequest) -> str:
+    """Which transport a test that checks equivalence runs on."""
+    return request.param  # type: ignore[no-any-return]
+
+
+@dataclass
+class Certificate:
+    """A self-signed certificate for 127.0.0.1 and localhost."""
+
+    cert: Path
+    key: Path
+
+    def server_context(self) -> ssl.SSLContext:
+        """A server-side context presenting the certificate."""
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        context.load_cert_chain(self.cert, self.key)
+        return context
+
+    def client_context(self) -> ssl.SSLContext:
+        """A client-side context trusting only the certificate."""
+        return ssl.create_default_context(cafile=str(self.cert))
+
+
+@pytest.fixture(scope="session")
+def certificate(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Certificate]:
+    """Generate a throw-away self-signed certificate with the openssl command."""
+    openssl = shutil.which("openssl")
+    if openssl is None:
+        pytest.skip("the openssl command is needed to make a test certificate")
+    folder = tmp_path_factory.mktemp("tls")
+    cert, key = folder / "cert.pem", folder / "key.pem"
+    subprocess.run(
+        [
+            openssl,
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+            "-nodes",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=127.0.0.1",
+            "-addext",
+            "subjectAltName=IP:127.0.0.1,DNS:localhost",
+            "-keyout",
+            str(key),
+            "-out",
+            str(cert),
+        ],
+        check=True,
+        capture_output=True,
+    )
+    yield Certificate(cert=cert, key=key)
