@@ -1,0 +1,437 @@
+"""Chat streams: a sans-I/O accumulator, and :class:`ChatStream` over an open SSE response.
+
+The protocol part is plain objects: :func:`decode_chat_event` turns one SSE ``data`` payload
+into a :class:`~aerostack_async.models.ai.ChatCompletionChunk` (or ``None`` for ``[DONE]``, or
+raises the error an in-stream error frame stands for), and :class:`ChatAccumulator` folds chunks
+into the final text, finish reason and usage. :class:`ChatStream` only adds the I/O: it reads
+the response a chunk at a time, with an idle timeout around each wait for the next event.
+
+Example::
+
+    async with client.ai.chat_stream([{"role": "user", "content": "Hi"}]) as stream:
+        async for text in stream.text_stream:
+            print(text, end="", flush=True)
+        message = await stream.get_final_message()
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager
+from types import TracebackType
+
+import anyio
+import httpx
+import msgspec
+
+from ..errors import (
+    APIConnectionError,
+    APIStatusError,
+    StreamIdleTimeout,
+    StreamProtocolError,
+    status_error_class,
+)
+from ..models.ai import (
+    ChatChoice,
+    ChatCompletion,
+    ChatCompletionChunk,
+    ChatMessage,
+    ChatStreamErrorFrame,
+    Usage,
+)
+from .sse import ServerSentEvent, SSEDecoder
+
+__all__ = [
+    "DEFAULT_STREAM_IDLE",
+    "ChatAccumulator",
+    "ChatStream",
+    "ChatStreamManager",
+    "decode_chat_event",
+    "stream_error",
+]
+
+DEFAULT_STREAM_IDLE = 60.0
+"""Seconds a chat stream may go without an event before :class:`StreamIdleTimeout`."""
+
+_DONE = "[DONE]"
+# Bytes of a wrong (non event-stream) body kept for the error message.
+_PROTOCOL_ERROR_BODY_LIMIT = 4096
+
+_decode_chunk = msgspec.json.Decoder(ChatCompletionChunk).decode
+_decode_error_frame = msgspec.json.Decoder(ChatStreamErrorFrame).decode
+
+# The status each documented error code stands for, to pick the same class a non-2xx would.
+_CODE_STATUS = {
+    "VALIDATION_ERROR": 400,
+    "DB_QUERY_FAILED": 400,
+    "AUTH_INVALID_KEY": 401,
+    "AUTH_INVALID_CREDENTIALS": 401,
+    "FORBIDDEN": 403,
+    "NOT_FOUND": 404,
+    "AUTH_USER_EXISTS": 409,
+    "RATE_LIMIT_EXCEEDED": 429,
+    "INTERNAL_ERROR": 500,
+}
+
+
+def stream_error(code: str, message: str, response: httpx.Response | None = None) -> APIStatusError:
+    """The :class:`APIStatusError` subclass for an in-stream ``{"error": {code, message}}``.
+
+    ``status_code`` is the status the code stands for (a non-2xx with that code would have
+    raised the same class); an unknown code gives a plain :class:`APIStatusError` with status 0.
+    """
+    status = _CODE_STATUS.get(code, 0)
+    cls = status_error_class(status) if status else APIStatusError
+    return cls(message or code or "error in stream", response, "", code=code, status_code=status)
+
+
+def decode_chat_event(
+    event: ServerSentEvent, response: httpx.Response | None = None
+) -> ChatCompletionChunk | None:
+    """One SSE event of a chat stream as a chunk; ``None`` for the final ``[DONE]``.
+
+    Raises the matching :class:`APIStatusError` subclass for an error frame, and
+    :class:`StreamProtocolError` for data that is not a chunk.
+    """
+    data = event.data
+    if data == _DONE:
+        return None
+    try:
+        # A chunk can only contain the text "error" in quotes as a key or a whole value, so
+        # this cheap test lets ordinary chunks skip the error-frame probe.
+        if '"error"' in data:
+            try:
+                frame = _decode_error_frame(data)
+            except msgspec.ValidationError:
+                pass
+            else:
+                raise stream_error(frame.error.code, frame.error.message, response)
+        return _decode_chunk(data)
+    except msgspec.DecodeError as exc:
+        raise StreamProtocolError(
+            f"chat stream sent an event that is not a chunk: {exc}", response, data[:500]
+        ) from exc
+
+
+class ChatAccumulator:
+    """Folds chat chunks into the final message; no I/O (the sync facade reuses it).
+
+    Only choice 0 is accumulated (the API streams one choice).
+
+    Example::
+
+        acc = ChatAccumulator()
+        for chunk in chunks:
+            acc.feed(chunk)
+        acc.text, acc.finish_reason, acc.usage
+    """
+
+    __slots__ = ("_parts", "_text", "created", "finish_reason", "id", "model", "role", "usage")
+
+    def __init__(self) -> None:
+        self._parts: list[str] = []
+        self._text: str | None = ""
+        self.id = ""
+        self.model = ""
+        self.created = 0
+        self.role = "assistant"
+        self.finish_reason: str | None = None
+        self.usage: Usage | None = None
+
+    def feed(self, chunk: ChatCompletionChunk) -> str:
+        """Add one chunk; returns the text it adds (``""`` for none)."""
+        if chunk.id and not self.id:
+            self.id = chunk.id
+        if chunk.model and not self.model:
+            self.model = chunk.model
+        if chunk.created and not self.created:
+            self.created = chunk.created
+        if chunk.usage is not None:
+            self.usage = chunk.usage
+        delta = ""
+        for choice in chunk.choices:
+            if choice.index != 0:
+                continue
+            if choice.delta.role:
+                self.role = choice.delta.role
+            if choice.delta.content:
+                delta = choice.delta.content
+                self._parts.append(delta)
+                self._text = None
+            if choice.finish_reason is not None:
+                self.finish_reason = choice.finish_reason
+        return delta
+
+    @property
+    def text(self) -> str:
+        """All the text so far."""
+        if self._text is None:
+            self._text = "".join(self._parts)
+            self._parts = [self._text]
+        return self._text
+
+    def message(self) -> ChatCompletion:
+        """The accumulated reply in the shape of a non-streamed completion."""
+        text = self.text
+        return ChatCompletion(
+            response=text,
+            id=self.id,
+            created=self.created,
+            model=self.model,
+            choices=[
+                ChatChoice(
+                    index=0,
+                    message=ChatMessage(role=self.role, content=text),
+                    finish_reason=self.finish_reason,
+                )
+            ],
+            usage=self.usage,
+        )
+
+
+class ChatStream:
+    """An open chat stream: iterate it for chunks, or use :attr:`text_stream` for text only.
+
+    Leaving the ``async with`` (or :meth:`aclose`) closes the response and frees its connection,
+    whether the stream was finished, broken out of, failed or cancelled. Errors: an in-stream
+    error frame raises its :class:`APIStatusError` subclass; no event for ``stream_idle``
+    seconds raises :class:`StreamIdleTimeout`; a broken connection raises
+    :class:`APIConnectionError`; a stream cut before ``[DONE]`` raises
+    :class:`StreamProtocolError`. A stream is never retried once it has started.
+    """
+
+    __slots__ = ("_accumulator", "_body", "_closed", "_decoder", "_done", "_events", "_idle",
+                 "response")  # fmt: skip
+
+    def __init__(self, response: httpx.Response, *, stream_idle: float | None = None) -> None:
+        _check_event_stream(response)
+        self.response = response
+        self._idle = DEFAULT_STREAM_IDLE if stream_idle is None else stream_idle
+        self._body: AsyncIterator[bytes] = response.aiter_bytes()
+        self._decoder = SSEDecoder()
+        self._events: deque[ServerSentEvent] = deque()
+        self._accumulator = ChatAccumulator()
+        self._done = False
+        self._closed = False
+
+    @property
+    def request_id(self) -> str | None:
+        """The server's ``X-Request-ID`` for this stream, if it sent one."""
+        value: str | None = self.response.headers.get("x-request-id")
+        return value
+
+    @property
+    def accumulator(self) -> ChatAccumulator:
+        """What has been received so far."""
+        return self._accumulator
+
+    def __aiter__(self) -> ChatStream:
+        return self
+
+    async def __anext__(self) -> ChatCompletionChunk:
+        events = self._events
+        while True:
+            while events:
+                try:
+                    chunk = decode_chat_event(events.popleft(), self.response)
+                except BaseException:
+                    await self.aclose()
+                    raise
+                if chunk is None:
+                    await self._finish()
+                    raise StopAsyncIteration
+                self._accumulator.feed(chunk)
+                return chunk
+            if self._done:
+                raise StopAsyncIteration
+            await self._read_events()
+
+    async def _read_events(self) -> None:
+        """Read until at least one event is complete, within one idle window."""
+        if self._closed:
+            raise StreamProtocolError("the chat stream was closed before its end", self.response)
+        try:
+            # The cancel scope wraps only these awaits; nothing yields from inside it.
+            with anyio.move_on_after(self._idle) as window:
+                while not self._events:
+                    try:
+                        data = await self._body.__anext__()
+                    except StopAsyncIteration:
+                        self._end_of_body()
+                        return
+                    self._events.extend(self._decoder.feed(data))
+        except httpx.TimeoutException as exc:
+            await self.aclose()
+            raise StreamIdleTimeout(f"chat stream: no data ({type(exc).__name__})") from exc
+        except httpx.TransportError as exc:
+            await self.aclose()
+            raise APIConnectionError(f"chat stream broke: {type(exc).__name__}: {exc}") from exc
+        except BaseException:
+            await self.aclose()
+            raise
+        if window.cancelled_caught:
+            await self.aclose()
+            raise StreamIdleTimeout(f"chat stream: no event for {self._idle} s")
+
+    async def _finish(self) -> None:
+        """After ``[DONE]``: read the (empty) rest so the connection can be kept alive, close."""
+        self._done = True
+        self._events.clear()
+        if not self._closed:
+            with anyio.move_on_after(min(self._idle, 5.0)):
+                try:
+                    async for _ in self._body:
+                        break  # the server should have ended the body; do not wait for more
+                except httpx.HTTPError:
+                    pass
+        await self.aclose()
+
+    def _end_of_body(self) -> None:
+        self._events.extend(self._decoder.flush())
+        self._done = True
+        if not self._events and self._accumulator.finish_reason is None:
+            raise StreamProtocolError(
+                "the chat stream ended before [DONE] and without a finish reason", self.response
+            )
+
+    @property
+    def text_stream(self) -> AsyncIterator[str]:
+        """The text deltas only (empty deltas skipped), from where the stream is now."""
+        return _TextStream(self)
+
+    async def get_final_text(self) -> str:
+        """Read the rest of the stream; the whole reply text."""
+        async for _ in self:
+            pass
+        return self._accumulator.text
+
+    async def get_final_message(self) -> ChatCompletion:
+        """Read the rest of the stream; the reply as a completion (text, finish reason, usage)."""
+        async for _ in self:
+            pass
+        return self._accumulator.message()
+
+    async def aclose(self) -> None:
+        """Close the response (its connection goes back to the pool); safe to call again."""
+        if self._closed:
+            return
+        self._closed = True
+        self._done = True
+        with anyio.CancelScope(shield=True):
+            close_body = getattr(self._body, "aclose", None)
+            if close_body is not None:
+                await close_body()
+            await self.response.aclose()
+
+    async def __aenter__(self) -> ChatStream:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    def __repr__(self) -> str:
+        state = "closed" if self._closed else "open"
+        return f"<ChatStream {state} request_id={self.request_id!r}>"
+
+
+class _TextStream:
+    """Async iterator over a :class:`ChatStream`'s non-empty text deltas (not a generator)."""
+
+    __slots__ = ("_stream",)
+
+    def __init__(self, stream: ChatStream) -> None:
+        self._stream = stream
+
+    def __aiter__(self) -> _TextStream:
+        return self
+
+    async def __anext__(self) -> str:
+        stream = self._stream
+        while True:
+            chunk = await stream.__anext__()
+            for choice in chunk.choices:
+                if choice.index == 0 and choice.delta.content:
+                    return choice.delta.content
+
+
+class ChatStreamManager:
+    """What ``client.ai.chat_stream(...)`` returns: ``async with`` it to get a :class:`ChatStream`.
+
+    ``open_response`` is the transport's ``stream(...)`` call for this request, not yet entered:
+    non-2xx statuses and retries happen there, before the stream exists.
+    """
+
+    __slots__ = ("_opened", "_stream", "_stream_idle")
+
+    def __init__(
+        self,
+        open_response: Callable[[], AbstractAsyncContextManager[httpx.Response]],
+        *,
+        stream_idle: float | None = None,
+    ) -> None:
+        self._opened = open_response
+        self._stream_idle = stream_idle
+        self._stream: tuple[AbstractAsyncContextManager[httpx.Response], ChatStream] | None = None
+
+    async def __aenter__(self) -> ChatStream:
+        if self._stream is not None:
+            raise RuntimeError("this chat stream was already opened; call chat_stream() again")
+        manager = self._opened()
+        response = await manager.__aenter__()
+        try:
+            stream = ChatStream(response, stream_idle=self._stream_idle)
+        except BaseException as exc:
+            await _read_head(response, exc)
+            await manager.__aexit__(type(exc), exc, exc.__traceback__)
+            raise
+        self._stream = (manager, stream)
+        return stream
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        assert self._stream is not None
+        manager, stream = self._stream
+        try:
+            await stream.aclose()
+        finally:
+            await manager.__aexit__(exc_type, exc, tb)
+
+
+def _check_event_stream(response: httpx.Response) -> None:
+    media_type = response.headers.get("content-type", "").partition(";")[0].strip().lower()
+    if media_type != "text/event-stream":
+        raise StreamProtocolError(
+            f"expected a text/event-stream response, got {media_type or 'no content type'!r}",
+            response,
+            "",
+        )
+
+
+async def _read_head(response: httpx.Response, exc: BaseException) -> None:
+    """Put the start of a wrong body into a StreamProtocolError, for the user to see."""
+    if not isinstance(exc, StreamProtocolError):
+        return
+    head = bytearray()
+    body = response.aiter_bytes()
+    with anyio.move_on_after(5):
+        try:
+            async for piece in body:
+                head += piece
+                if len(head) >= _PROTOCOL_ERROR_BODY_LIMIT:
+                    break
+        except httpx.HTTPError:
+            pass
+        finally:
+            with anyio.CancelScope(shield=True):
+                await body.aclose()  # type: ignore[attr-defined]
+    exc.body = head[:_PROTOCOL_ERROR_BODY_LIMIT].decode("utf-8", "replace")
