@@ -83,6 +83,11 @@ async def test_model_is_echoed(client: httpx.AsyncClient) -> None:
     assert reply["model"] == "@cf/mistral/mistral-7b-instruct-v0.1"
 
 
+async def test_empty_model_name_means_the_default(client: httpx.AsyncClient) -> None:
+    reply = (await chat(client, model="")).json()
+    assert reply["model"] == "@cf/meta/llama-3-8b-instruct"
+
+
 async def test_max_tokens_truncates_with_finish_reason_length(client: httpx.AsyncClient) -> None:
     reply = (await chat(client, max_tokens=3)).json()
     assert reply["choices"][0]["finish_reason"] == "length"

@@ -185,6 +185,16 @@ async def test_get_url_is_fetchable_without_an_api_key(client: httpx.AsyncClient
     assert fetched.headers["content-type"] == "text/csv"
 
 
+async def test_signed_url_of_key_with_spaces_and_unicode_is_fetchable(
+    client: httpx.AsyncClient,
+) -> None:
+    key = unique("odd") + "/ünï cødé & 100%?#.txt"
+    url = (await upload(client, key, b"odd")).json()["url"]
+    async with httpx.AsyncClient() as anonymous:
+        fetched = await anonymous.get(url)
+    assert fetched.content == b"odd"
+
+
 async def test_tampered_signed_url_is_403(client: httpx.AsyncClient) -> None:
     key = unique("tamper")
     await upload(client, key, b"secret")
@@ -196,6 +206,14 @@ async def test_tampered_signed_url_is_403(client: httpx.AsyncClient) -> None:
 
 
 # -- refusals --
+
+
+async def test_content_type_that_is_not_a_header_value_is_400(
+    client: httpx.AsyncClient,
+) -> None:
+    response = await upload(client, unique(), b"x", content_type="text/plain\r\nX-Evil: 1")
+    assert response.status_code == 400
+    assert "contentType" in response.json()["details"]["fieldErrors"]
 
 
 async def test_upload_that_is_not_multipart_is_415(client: httpx.AsyncClient) -> None:

@@ -37,14 +37,15 @@ CREATE TABLE IF NOT EXISTS storage_objects (
 """
 
 DEFAULT_CONTENT_TYPE = "application/octet-stream"
-# A media type as it may appear in a header: visible ASCII, no CR/LF, nothing exotic.
-_MEDIA_TYPE = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+/[!#$%&'*+.^_`|~0-9A-Za-z-]+(\s*;[ -~]*)?")
+# Anything that is safe to send back as a header value: visible ASCII and inner spaces. The
+# vendor's schema allows any string, so "type/subtype" is not enforced.
+_HEADER_VALUE = re.compile(r"[!-~]([ -~]*[!-~])?")
 MAX_CONTENT_TYPE_LENGTH = 255
 
 
 def valid_content_type(value: str) -> bool:
-    """Whether ``value`` is a media type we can store and send back as a header."""
-    return len(value) <= MAX_CONTENT_TYPE_LENGTH and _MEDIA_TYPE.fullmatch(value) is not None
+    """Whether ``value`` can be stored as a content type and sent back as a header."""
+    return len(value) <= MAX_CONTENT_TYPE_LENGTH and _HEADER_VALUE.fullmatch(value) is not None
 
 
 def guess_content_type(key: str) -> str:

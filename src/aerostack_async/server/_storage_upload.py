@@ -174,7 +174,7 @@ def _field_problem(name: str, value: str) -> str | None:
     if name == "key":
         return key_problem(value)
     if name == "contentType" and value and not valid_content_type(value):
-        return "Must be a media type such as image/png"
+        return "Must be printable ASCII (at most 255 characters), such as image/png"
     return None
 
 

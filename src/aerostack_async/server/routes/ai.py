@@ -54,7 +54,8 @@ def parse_request(call: Call) -> ChatRequest:
     """Validate a chat request body (all problems at once, as ``details.fieldErrors``)."""
     body = call.body
     messages = _messages(call)
-    model = body.string("model", default=DEFAULT_MODEL, min_length=1, max_bytes=256)
+    # The 1.0.0 schema allows an empty model name: it means the default, like an absent one.
+    model = body.string("model", default=DEFAULT_MODEL, max_bytes=256) or DEFAULT_MODEL
     stream = body.boolean("stream", default=False)
     options = body.object("stream_options", default={})
     include_usage = False
