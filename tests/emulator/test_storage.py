@@ -512,3 +512,15 @@ def test_upload_cut_mid_body_leaves_no_object_and_no_temp_file(tmp_path: Path) -
         with _sync_client(emulator) as http:
             assert http.post("/storage/exists", json={"key": "cut"}).json() == {"exists": False}
         assert not any(path.is_file() for path in (tmp_path / "storage" / "objects").rglob("*"))
+
+
+def test_objects_and_their_urls_survive_a_restart(tmp_path: Path) -> None:
+    with run_emulator(data_dir=tmp_path) as emulator, _sync_client(emulator) as http:
+        url = http.post(
+            "/storage/upload", files={"file": ("f", b"durable")}, data={"key": "keep/me"}
+        ).json()["url"]
+    with run_emulator(data_dir=tmp_path) as emulator, _sync_client(emulator) as http:
+        assert http.post("/storage/get", json={"key": "keep/me"}).content == b"durable"
+        # The port changed, but the signature did not: the same path still serves the object.
+        path = url.split("/v1", 1)[1]
+        assert httpx.get(emulator.base_url + path).content == b"durable"
