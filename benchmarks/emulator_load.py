@@ -1,0 +1,212 @@
+"""Cache set/get throughput of the emulator under a load generator on 127.0.0.1.
+
+The emulator must sustain at least 2,000 requests/s here so that it never caps the client's
+own benchmarks. This script starts an emulator (its own process, a throw-away store), fills
+1,000 keys, then drives ``/cache/set`` and ``/cache/get`` for ``--seconds`` each with wrk (a
+small Lua script builds the POST bodies) or, when wrk is not installed, with an in-process
+aiohttp load generator at the same concurrency. It prints requests/s, latency percentiles and
+any non-2xx answers, then stops the emulator.
+
+    .venv/bin/python benchmarks/emulator_load.py [--seconds 10] [--connections 64] [--aiohttp]
+
+The load generator shares the machine's cores with the server: on a 2-core box the numbers
+are a floor for the server, not its ceiling.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import platform
+import random
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from importlib.metadata import version
+from pathlib import Path
+
+import httpx
+
+from aerostack_async.testing import Emulator, start_emulator
+
+TARGET_RPS = 2_000
+KEYS = 1_000
+VALUE = '{"name":"Ada","visits":42,"tags":["a","b","c"]}'
+
+# wrk: every request picks a random key; "set" writes a small JSON object to it.
+LUA = """
+local mode = "%(mode)s"
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+wrk.headers["X-Aerostack-Key"] = "%(key)s"
+request = function()
+  local k = math.random(0, %(keys)d - 1)
+  if mode == "set" then
+    return wrk.format(nil, nil, nil, '{"key":"bench:' .. k .. '","value":%(value)s}')
+  end
+  return wrk.format(nil, nil, nil, '{"key":"bench:' .. k .. '"}')
+end
+done = function(summary, latency, requests)
+  io.write(string.format("RESULT %%d %%d %%d %%d %%d %%d %%d\\n",
+    summary.requests, summary.duration, latency:percentile(50), latency:percentile(90),
+    latency:percentile(99), latency.max, summary.errors.status + summary.errors.connect
+      + summary.errors.read + summary.errors.write + summary.errors.timeout))
+end
+"""
+
+
+@dataclass
+class Result:
+    """One load run."""
+
+    mode: str
+    requests: int
+    seconds: float
+    p50_ms: float
+    p90_ms: float
+    p99_ms: float
+    max_ms: float
+    errors: int
+
+    @property
+    def rps(self) -> float:
+        return self.requests / self.seconds
+
+
+def fill(emulator: Emulator) -> None:
+    """Give every benchmark key a value, so gets find something."""
+    with httpx.Client(
+        base_url=emulator.base_url, headers={"X-Aerostack-Key": emulator.api_key}, timeout=30
+    ) as client:
+        for start in range(0, KEYS, 100):
+            entries = [
+                {"key": f"bench:{i}", "value": {"name": "Ada", "visits": i}}
+                for i in range(start, start + 100)
+            ]
+            client.post("/cache/setMany", json={"entries": entries}).raise_for_status()
+
+
+def run_wrk(emulator: Emulator, mode: str, seconds: int, connections: int, threads: int) -> Result:
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
+        script.write(LUA % {"mode": mode, "key": emulator.api_key, "keys": KEYS, "value": VALUE})
+    command = [
+        "wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--latency",
+        "-s", script.name, f"{emulator.base_url}/cache/{mode}",
+    ]  # fmt: skip
+    try:
+        output = subprocess.run(command, capture_output=True, text=True, check=True).stdout
+    finally:
+        os.unlink(script.name)
+    match = re.search(r"RESULT (\d+) (\d+) (\d+) (\d+) (\d+) (\d+) (\d+)", output)
+    if match is None:
+        raise RuntimeError(f"could not read wrk's output:\n{output}")
+    requests, micros, p50, p90, p99, worst, errors = map(int, match.groups())
+    non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
+    errors = max(errors, int(non_2xx.group(1)) if non_2xx else 0)
+    return Result(
+        mode, requests, micros / 1e6, p50 / 1e3, p90 / 1e3, p99 / 1e3, worst / 1e3, errors
+    )
+
+
+async def run_aiohttp(emulator: Emulator, mode: str, seconds: int, connections: int) -> Result:
+    import aiohttp
+
+    url = f"{emulator.base_url}/cache/{mode}"
+    headers = {"X-Aerostack-Key": emulator.api_key, "Content-Type": "application/json"}
+    latencies: list[float] = []
+    errors = 0
+    deadline = time.perf_counter() + seconds
+
+    async def worker(session: aiohttp.ClientSession) -> None:
+        nonlocal errors
+        while time.perf_counter() < deadline:
+            key = random.randrange(KEYS)
+            body = (
+                f'{{"key":"bench:{key}","value":{VALUE}}}' if mode == "set" else
+                f'{{"key":"bench:{key}"}}'
+            )  # fmt: skip
+            started = time.perf_counter()
+            async with session.post(url, data=body, headers=headers) as response:
+                await response.read()
+                if response.status != 200:
+                    errors += 1
+            latencies.append(time.perf_counter() - started)
+
+    connector = aiohttp.TCPConnector(limit=connections)
+    started = time.perf_counter()
+    async with aiohttp.ClientSession(connector=connector) as session:
+        await asyncio.gather(*(worker(session) for _ in range(connections)))
+    elapsed = time.perf_counter() - started
+    cuts = statistics.quantiles(latencies, n=100)
+    return Result(
+        mode,
+        len(latencies),
+        elapsed,
+        cuts[49] * 1e3,
+        cuts[89] * 1e3,
+        cuts[98] * 1e3,
+        max(latencies) * 1e3,
+        errors,
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--seconds", type=int, default=10, help="length of each run")
+    parser.add_argument("--connections", type=int, default=64, help="concurrent connections")
+    parser.add_argument("--threads", type=int, default=1, help="wrk threads")
+    parser.add_argument("--aiohttp", action="store_true", help="use aiohttp even if wrk exists")
+    args = parser.parse_args()
+
+    use_wrk = shutil.which("wrk") is not None and not args.aiohttp
+    generator = "wrk" if use_wrk else "aiohttp (wrk not found)" if not args.aiohttp else "aiohttp"
+    print(f"machine: {platform.machine()}, {os.cpu_count()} CPUs, {platform.platform()}")
+    print(
+        f"python {platform.python_version()}, uvicorn {version('uvicorn')}, "
+        f"starlette {version('starlette')}"
+    )
+    print(f"load generator: {generator}, {args.connections} connections, {args.seconds} s per run")
+    load = os.getloadavg()
+    print(f"load average before the run: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")
+
+    data_dir = Path(tempfile.mkdtemp(prefix="aerostack-load-"))
+    emulator = start_emulator(data_dir=data_dir)
+    results: list[Result] = []
+    try:
+        fill(emulator)
+        for mode in ("set", "get"):
+            if use_wrk:
+                result = run_wrk(emulator, mode, args.seconds, args.connections, args.threads)
+            else:
+                result = asyncio.run(run_aiohttp(emulator, mode, args.seconds, args.connections))
+            results.append(result)
+    finally:
+        emulator.stop()
+        emulator.log_path.unlink(missing_ok=True)
+        shutil.rmtree(data_dir, ignore_errors=True)
+
+    print()
+    print(
+        f"{'route':<12}{'requests':>10}{'req/s':>10}{'p50 ms':>9}{'p90 ms':>9}"
+        f"{'p99 ms':>9}{'max ms':>9}{'errors':>8}"
+    )
+    for r in results:
+        print(
+            f"/cache/{r.mode:<5}{r.requests:>10}{r.rps:>10.0f}{r.p50_ms:>9.2f}{r.p90_ms:>9.2f}"
+            f"{r.p99_ms:>9.2f}{r.max_ms:>9.2f}{r.errors:>8}"
+        )
+    slowest = min(r.rps for r in results)
+    verdict = "meets" if slowest >= TARGET_RPS else "MISSES"
+    print(f"\nslowest route: {slowest:.0f} req/s — {verdict} the {TARGET_RPS} req/s target")
+    if slowest < TARGET_RPS or any(r.errors for r in results):
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()
