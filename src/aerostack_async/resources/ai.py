@@ -8,7 +8,8 @@ from typing import Any
 from .._options import CallOptions, Unpack
 from ..errors import InvalidRequestError
 from ..models._base import decoder_for
-from ..models.ai import ChatCompletion, ChatMessage, ChatRequest
+from ..models.ai import ChatCompletion, ChatMessage, ChatRequest, StreamOptions
+from ..streaming.chat import ChatStreamManager, open_chat_stream
 from ._base import (
     Resource,
     check_list,
@@ -87,4 +88,39 @@ class AI(Resource):
         )
         return await self._transport.request(
             "POST", "/ai/chat", encode_body(request), _COMPLETION, mutating=True, options=options
+        )
+
+    def chat_stream(
+        self,
+        messages: Sequence[ChatMessage | Mapping[str, Any]] | str,
+        *,
+        model: str | None = None,
+        max_tokens: int | None = None,
+        temperature: float | None = None,
+        top_p: float | None = None,
+        include_usage: bool = False,
+        stream_idle: float | None = None,
+        **options: Unpack[CallOptions],
+    ) -> ChatStreamManager:
+        """A streamed completion: ``async with`` it to get a :class:`~.streaming.ChatStream`.
+
+        ``include_usage`` adds a final usage frame; ``stream_idle`` (default 60 s) is the longest
+        gap between events before :class:`~aerostack_async.errors.StreamIdleTimeout`.
+
+        Example::
+
+            async with client.ai.chat_stream("Tell me a story") as stream:
+                async for text in stream.text_stream:
+                    print(text, end="", flush=True)
+        """
+        request = build_chat_request(
+            messages, model=model, temperature=temperature, max_tokens=max_tokens, top_p=top_p
+        )
+        if not isinstance(include_usage, bool):
+            raise InvalidRequestError("include_usage must be a bool")
+        request.stream = True
+        if include_usage:
+            request.stream_options = StreamOptions(include_usage=True)
+        return open_chat_stream(
+            self._transport, encode_body(request), stream_idle=stream_idle, options=options
         )

@@ -16,8 +16,11 @@ from ..models.storage import (
     StorageKeyRequest,
     StorageListPage,
     StorageListRequest,
+    UploadResult,
     UrlResult,
 )
+from ..streaming.download import DownloadManager, get_object, open_download
+from ..streaming.upload import DEFAULT_CHUNK_SIZE, ProgressCallback, UploadSource, upload_object
 from ._base import Pages, Resource, check_optional_int, check_optional_str, check_str, encode_body
 
 __all__ = ["MAX_KEY_BYTES", "Storage", "check_storage_key"]
@@ -144,3 +147,53 @@ class Storage(Resource):
         return await self._transport.request(
             "POST", path, body, _COPY, mutating=True, options=options
         )
+
+    async def upload(
+        self,
+        key: str,
+        source: UploadSource,
+        *,
+        content_type: str | None = None,
+        size: int | None = None,
+        chunk_size: int = DEFAULT_CHUNK_SIZE,
+        on_progress: ProgressCallback | None = None,
+        **options: Unpack[CallOptions],
+    ) -> UploadResult:
+        """Store ``source`` under ``key``, streamed in ``chunk_size`` pieces (constant memory).
+
+        ``source``: bytes, a path, a binary file object, an async iterable of bytes, or a
+        zero-argument callable returning one. ``content_type`` defaults to a guess from the
+        key; ``on_progress(sent, total)`` may be sync or async. A retry re-reads the source;
+        a one-shot async iterable is sent in a single attempt.
+
+        Example::
+
+            await client.storage.upload("videos/cat.mp4", Path("cat.mp4"), on_progress=print)
+        """
+        return await upload_object(
+            self._transport,
+            check_storage_key(key),
+            source,
+            content_type=content_type,
+            size=size,
+            chunk_size=chunk_size,
+            on_progress=on_progress,
+            options=options,
+        )
+
+    def download(self, key: str, **options: Unpack[CallOptions]) -> DownloadManager:
+        """``async with`` it for a :class:`~aerostack_async.streaming.Download` of ``key``.
+
+        Example::
+
+            async with client.storage.download("videos/cat.mp4") as download:
+                await download.save("cat.mp4")
+        """
+        return open_download(self._transport, check_storage_key(key), options=options)
+
+    async def get(self, key: str, **options: Unpack[CallOptions]) -> bytes:
+        """The bytes stored under ``key`` (for small objects; use :meth:`download` for big ones).
+
+        A missing key raises :class:`~aerostack_async.errors.NotFoundError`.
+        """
+        return await get_object(self._transport, check_storage_key(key), options=options)

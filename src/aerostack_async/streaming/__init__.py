@@ -1,5 +1,33 @@
-"""Streaming: SSE decoding, chat streams, multipart uploads and downloads in constant memory."""
+"""Streaming: SSE decoding, chat streams, multipart uploads and downloads in constant memory.
 
+Each piece is a sans-I/O core with a thin async shell: :class:`SSEDecoder` (bytes in, events
+out) and :class:`ChatAccumulator` (chunks in, final message out) do no I/O;
+:class:`ChatStream`, :class:`MultipartUpload` and :class:`Download` move the bytes.
+"""
+
+from .chat import DEFAULT_STREAM_IDLE, ChatAccumulator, ChatStream, ChatStreamManager
+from .download import Download, DownloadManager
 from .sse import ServerSentEvent, SSEDecoder
+from .upload import (
+    DEFAULT_CHUNK_SIZE,
+    MultipartUpload,
+    ProgressCallback,
+    SourceSizeMismatchError,
+    UploadSource,
+)
 
-__all__ = ["SSEDecoder", "ServerSentEvent"]
+__all__ = [
+    "DEFAULT_CHUNK_SIZE",
+    "DEFAULT_STREAM_IDLE",
+    "ChatAccumulator",
+    "ChatStream",
+    "ChatStreamManager",
+    "Download",
+    "DownloadManager",
+    "MultipartUpload",
+    "ProgressCallback",
+    "SSEDecoder",
+    "ServerSentEvent",
+    "SourceSizeMismatchError",
+    "UploadSource",
+]

@@ -20,6 +20,7 @@ from collections import deque
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager
 from types import TracebackType
+from typing import TYPE_CHECKING
 
 import anyio
 import httpx
@@ -28,6 +29,8 @@ import msgspec
 from ..errors import (
     APIConnectionError,
     APIStatusError,
+    InvalidArgumentTypeError,
+    InvalidRequestError,
     StreamIdleTimeout,
     StreamProtocolError,
     status_error_class,
@@ -42,12 +45,17 @@ from ..models.ai import (
 )
 from .sse import ServerSentEvent, SSEDecoder
 
+if TYPE_CHECKING:
+    from .._options import CallOptions
+    from .._transport import Transport
+
 __all__ = [
     "DEFAULT_STREAM_IDLE",
     "ChatAccumulator",
     "ChatStream",
     "ChatStreamManager",
     "decode_chat_event",
+    "open_chat_stream",
     "stream_error",
 ]
 
@@ -435,3 +443,37 @@ async def _read_head(response: httpx.Response, exc: BaseException) -> None:
             with anyio.CancelScope(shield=True):
                 await body.aclose()  # type: ignore[attr-defined]
     exc.body = head[:_PROTOCOL_ERROR_BODY_LIMIT].decode("utf-8", "replace")
+
+
+def open_chat_stream(
+    transport: Transport,
+    body: bytes,
+    *,
+    stream_idle: float | None = None,
+    options: CallOptions | None = None,
+) -> ChatStreamManager:
+    """``POST /ai/chat`` with ``stream: true`` (what ``client.ai.chat_stream`` returns).
+
+    ``body`` is the encoded request with ``stream`` already set. Nothing is sent until the
+    manager is entered.
+    """
+    if stream_idle is not None:
+        if isinstance(stream_idle, bool) or not isinstance(stream_idle, (int, float)):
+            raise InvalidArgumentTypeError("stream_idle must be a number of seconds or None")
+        if not stream_idle > 0:
+            raise InvalidRequestError("stream_idle must be positive")
+
+    def open_response() -> AbstractAsyncContextManager[httpx.Response]:
+        return transport.stream(
+            "POST",
+            "/ai/chat",
+            content=body,
+            headers=_SSE_REQUEST_HEADERS,
+            mutating=True,
+            options=options,
+        )
+
+    return ChatStreamManager(open_response, stream_idle=stream_idle)
+
+
+_SSE_REQUEST_HEADERS = {"Accept": "text/event-stream", "Cache-Control": "no-store"}

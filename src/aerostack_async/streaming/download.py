@@ -17,14 +17,21 @@ import secrets
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager
 from types import TracebackType
+from typing import TYPE_CHECKING
 
 import anyio
 import httpx
 
 from ..errors import APIConnectionError, APITimeoutError, InvalidRequestError
+from ..models._base import encode
+from ..models.storage import StorageKeyRequest
 from .upload import DEFAULT_CHUNK_SIZE, ProgressCallback, call_progress
 
-__all__ = ["Download", "DownloadManager"]
+if TYPE_CHECKING:
+    from .._options import CallOptions
+    from .._transport import Transport
+
+__all__ = ["Download", "DownloadManager", "get_object", "open_download"]
 
 
 class Download:
@@ -210,3 +217,36 @@ class DownloadManager:
             await self._download.aclose()
         finally:
             await self._manager.__aexit__(exc_type, exc, tb)
+
+
+def open_download(
+    transport: Transport, key: str, *, options: CallOptions | None = None
+) -> DownloadManager:
+    """``POST /storage/get`` as a stream (what ``client.storage.download`` returns).
+
+    ``key`` must already be checked. Nothing is sent until the manager is entered.
+    """
+    body = encode(StorageKeyRequest(key=key))
+
+    def open_response() -> AbstractAsyncContextManager[httpx.Response]:
+        return transport.stream(
+            "POST",
+            "/storage/get",
+            content=body,
+            headers=_ANY_CONTENT,
+            mutating=False,
+            options=options,
+        )
+
+    return DownloadManager(open_response, key)
+
+
+async def get_object(
+    transport: Transport, key: str, *, options: CallOptions | None = None
+) -> bytes:
+    """The whole object under ``key`` in memory (what ``client.storage.get`` does)."""
+    async with open_download(transport, key, options=options) as download:
+        return await download.read()
+
+
+_ANY_CONTENT = {"Accept": "*/*"}

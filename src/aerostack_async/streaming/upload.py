@@ -27,12 +27,18 @@ import os
 import secrets
 import stat
 from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator, Callable
-from typing import IO, Any, TypeAlias
+from typing import IO, TYPE_CHECKING, Any, TypeAlias
 
 import anyio
 import anyio.to_thread
 
 from ..errors import InvalidArgumentTypeError, InvalidRequestError
+from ..models._base import decoder_for
+from ..models.storage import UploadResult
+
+if TYPE_CHECKING:
+    from .._options import CallOptions
+    from .._transport import Transport
 
 __all__ = [
     "DEFAULT_CHUNK_SIZE",
@@ -42,6 +48,7 @@ __all__ = [
     "UploadSource",
     "call_progress",
     "guess_content_type",
+    "upload_object",
 ]
 
 DEFAULT_CHUNK_SIZE = 1 << 20
@@ -211,6 +218,13 @@ class MultipartUpload:
         return headers
 
     @property
+    def replayable_source(self) -> bool:
+        """Whether the source can be read from the start any number of times."""
+        return self._kind in ("bytes", "path", "factory") or (
+            self._kind == "file" and self._file_seekable
+        )
+
+    @property
     def replayable(self) -> bool:
         """Whether :meth:`open` can start the body again (not once a one-shot stream gave bytes)."""
         if self._kind == "iterable":
@@ -274,9 +288,14 @@ class MultipartUpload:
             for start in range(0, view.nbytes, size):
                 yield bytes(view[start : start + size])
         elif source.path is not None:
-            async with await anyio.open_file(source.path, "rb") as file:
+            file = await anyio.open_file(source.path, "rb")
+            try:
                 while chunk := await file.read(size):
                     yield chunk
+            finally:
+                # Shielded: this runs when a cancelled upload is torn down, and must still close.
+                with anyio.CancelScope(shield=True):
+                    await file.aclose()
         elif source.file is not None:
             file_obj = source.file
             if self._file_seekable:
@@ -367,3 +386,60 @@ def _measure_file(file_obj: IO[bytes]) -> tuple[int | None, int, bool]:
     end = file_obj.seek(0, os.SEEK_END)
     file_obj.seek(start)
     return end - start, start, True
+
+
+_UPLOAD_RESULT = decoder_for(UploadResult)
+
+
+async def upload_object(
+    transport: Transport,
+    key: str,
+    source: UploadSource,
+    *,
+    content_type: str | None = None,
+    size: int | None = None,
+    chunk_size: int = DEFAULT_CHUNK_SIZE,
+    on_progress: ProgressCallback | None = None,
+    options: CallOptions | None = None,
+) -> UploadResult:
+    """``POST /storage/upload`` streaming ``source`` (what ``client.storage.upload`` does)."""
+    upload = MultipartUpload(
+        key,
+        source,
+        content_type=content_type,
+        size=size,
+        chunk_size=chunk_size,
+        on_progress=on_progress,
+    )
+    await upload.prepare()
+    call_options: CallOptions = dict(options or {})  # type: ignore[assignment]
+    if not upload.replayable_source:
+        # A one-shot stream cannot be sent twice: one attempt, so a failure is never hidden
+        # behind a retry that could only resend part of it.
+        call_options["retry"] = None
+    try:
+        return await transport.request(
+            "POST",
+            "/storage/upload",
+            upload.open,
+            _UPLOAD_RESULT,
+            mutating=True,
+            options=call_options,
+            headers=_request_headers(upload),
+        )
+    finally:
+        await upload.aclose()
+
+
+# The transport builds its httpx.Request before applying our headers, so an async-iterable body
+# already carries "Transfer-Encoding: chunked"; adding Content-Length too would frame it both
+# ways, which servers rightly refuse. Until the transport drops Transfer-Encoding when a
+# Content-Length is given, the body goes chunked (its exact length is still known and tested).
+_SEND_CONTENT_LENGTH = False
+
+
+def _request_headers(upload: MultipartUpload) -> dict[str, str]:
+    headers = upload.headers
+    if not _SEND_CONTENT_LENGTH:
+        headers.pop("Content-Length", None)
+    return headers
