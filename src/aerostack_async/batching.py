@@ -33,6 +33,7 @@ from typing import Any, Literal, TypeVar, cast, overload
 
 import anyio
 
+from ._options import CallOptions
 from .errors import BatchError, InvalidArgumentTypeError, InvalidRequestError
 
 __all__ = ["ChunkItemError", "ProgressCallback", "map_chunked", "map_concurrently"]
@@ -410,3 +411,33 @@ async def run_prepared(
     for position, outcome in zip(positions, outcomes, strict=True):
         results[position] = outcome
     return results
+
+
+# -- for the client's own batch methods ------------------------------------------------------
+
+DEFAULT_POOL_SIZE = 100
+"""The pool size assumed when a transport does not say (httpx's default ``max_connections``)."""
+
+
+def client_concurrency(concurrency: Concurrency | None, transport: object) -> Concurrency:
+    """The concurrency a client batch method uses: the caller's, capped at the pool size.
+
+    ``None`` means the pool size: more calls in flight than pooled connections would only queue
+    for a connection (and could run into the pool timeout). A limiter is used as given.
+    """
+    size = getattr(transport, "pool_size", None) or DEFAULT_POOL_SIZE
+    if concurrency is None:
+        return int(size)
+    _check_concurrency(concurrency)
+    if isinstance(concurrency, anyio.CapacityLimiter):
+        return concurrency
+    return min(concurrency, int(size))
+
+
+def per_call_options(options: CallOptions) -> CallOptions:
+    """A batch's call options, refusing an ``idempotency_key`` (each call needs its own)."""
+    if "idempotency_key" in options:
+        raise InvalidRequestError(
+            "a batch cannot share one idempotency_key: every call of it sends its own"
+        )
+    return options

@@ -2,10 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from typing import Any
+from collections.abc import Iterable, Mapping
+from typing import Any, Literal, overload
+
+import msgspec
 
 from .._options import CallOptions, Unpack
+from ..batching import (
+    Concurrency,
+    ProgressCallback,
+    client_concurrency,
+    per_call_options,
+    run_prepared,
+)
+from ..errors import InvalidArgumentTypeError, InvalidRequestError
 from ..models import Success
 from ..models._base import decoder_for
 from ..models.cache import (
@@ -30,12 +40,12 @@ from ..models.cache import (
     CacheSetManyRequest,
     CacheSetManyResult,
     CacheSetRequest,
+    CacheValue,
 )
 from ._base import (
     Pages,
     Resource,
     check_int,
-    check_list,
     check_optional_int,
     check_optional_str,
     check_str,
@@ -72,6 +82,25 @@ def _ttl(value: object, name: str = "ttl") -> int | None:
     return check_optional_int(name, value, minimum=0, maximum=_INT64)
 
 
+def _many(name: str, value: object) -> Iterable[Any]:
+    # A str is iterable too, but get_many("abc") asking for "a", "b", "c" is never meant.
+    if isinstance(value, (str, bytes, bytearray, Mapping)) or not isinstance(value, Iterable):
+        raise InvalidArgumentTypeError(f"{name} must be an iterable, not {type(value).__name__}")
+    return value
+
+
+def _entry(item: object, default_ttl: int | None) -> CacheEntry:
+    """A ``set_many`` item as a checked entry whose value is already JSON (encoded once)."""
+    if isinstance(item, tuple):
+        if len(item) != 2:
+            raise InvalidRequestError("an entry pair must be (key, value)")
+        entry = CacheEntry(key=item[0], value=item[1])
+    else:
+        entry = convert("entry", item, CacheEntry)
+    ttl = default_ttl if entry.ttl is None else _ttl(entry.ttl)
+    return CacheEntry(key=_key(entry.key), value=msgspec.Raw(encode_body(entry.value)), ttl=ttl)
+
+
 def _prefix(value: object) -> str | None:
     return check_optional_str("prefix", value, empty=True, max_bytes=MAX_KEY_BYTES)
 
@@ -104,41 +133,182 @@ class Cache(Resource):
             "POST", "/cache/delete", body, _DELETE, mutating=True, options=options
         )
 
+    @overload
     async def get_many(
-        self, keys: Sequence[str], **options: Unpack[CallOptions]
-    ) -> CacheGetManyResult:
-        """Up to 100 values in one call, in the order of ``keys``."""
-        checked = [_key(k, "keys[]") for k in check_list("keys", keys, max_items=MAX_GET_MANY)]
-        body = encode_body(CacheGetManyRequest(keys=checked))
-        return await self._transport.request(
-            "POST", "/cache/getMany", body, _GET_MANY, mutating=False, options=options
+        self,
+        keys: Iterable[str],
+        *,
+        concurrency: Concurrency | None = None,
+        on_progress: ProgressCallback | None = None,
+        return_exceptions: Literal[False] = False,
+        **options: Unpack[CallOptions],
+    ) -> list[CacheValue]: ...
+    @overload
+    async def get_many(
+        self,
+        keys: Iterable[str],
+        *,
+        concurrency: Concurrency | None = None,
+        on_progress: ProgressCallback | None = None,
+        return_exceptions: bool,
+        **options: Unpack[CallOptions],
+    ) -> list[CacheValue | Exception]: ...
+    async def get_many(
+        self,
+        keys: Iterable[str],
+        *,
+        concurrency: Concurrency | None = None,
+        on_progress: ProgressCallback | None = None,
+        return_exceptions: bool = False,
+        **options: Unpack[CallOptions],
+    ) -> list[CacheValue] | list[CacheValue | Exception]:
+        """Any number of values, one :class:`CacheValue` per key in the order of ``keys``.
+
+        A missing key has ``exists`` False and ``value`` None. Keys go 100 per ``/cache/getMany``
+        call, several calls at once (``concurrency``, default the pool size). ``on_progress``
+        and ``return_exceptions`` work as in :func:`~aerostack_async.batching.map_concurrently`;
+        see ``docs/batching.md``.
+        """
+        call_options = per_call_options(options)
+
+        async def chunk(checked: list[str]) -> list[CacheValue]:
+            body = encode_body(CacheGetManyRequest(keys=checked))
+            answer: CacheGetManyResult = await self._transport.request(
+                "POST", "/cache/getMany", body, _GET_MANY, mutating=False, options=call_options
+            )
+            return answer.results
+
+        return await run_prepared(
+            chunk,
+            _many("keys", keys),
+            _key,
+            chunk_size=MAX_GET_MANY,
+            concurrency=client_concurrency(concurrency, self._transport),
+            return_exceptions=return_exceptions,
+            on_progress=on_progress,
         )
 
+    @overload
     async def set_many(
         self,
-        entries: Sequence[CacheEntry | Mapping[str, Any]],
+        entries: Mapping[str, Any] | Iterable[CacheEntry | Mapping[str, Any] | tuple[str, Any]],
+        *,
+        ttl: int | None = None,
+        concurrency: Concurrency | None = None,
+        on_progress: ProgressCallback | None = None,
+        return_exceptions: Literal[False] = False,
         **options: Unpack[CallOptions],
-    ) -> CacheSetManyResult:
-        """Store up to 100 entries (``CacheEntry`` or ``{"key", "value", "ttl"?}``) in one call."""
-        items = check_list("entries", entries, max_items=MAX_SET_MANY)
-        converted = [convert("entries[]", entry, CacheEntry) for entry in items]
-        for entry in converted:
-            _key(entry.key, "entries[].key")
-            _ttl(entry.ttl, "entries[].ttl")
-        body = encode_body(CacheSetManyRequest(entries=converted))
-        return await self._transport.request(
-            "POST", "/cache/setMany", body, _SET_MANY, mutating=True, options=options
-        )
+    ) -> CacheSetManyResult: ...
+    @overload
+    async def set_many(
+        self,
+        entries: Mapping[str, Any] | Iterable[CacheEntry | Mapping[str, Any] | tuple[str, Any]],
+        *,
+        ttl: int | None = None,
+        concurrency: Concurrency | None = None,
+        on_progress: ProgressCallback | None = None,
+        return_exceptions: Literal[True],
+        **options: Unpack[CallOptions],
+    ) -> list[Exception | None]: ...
+    async def set_many(
+        self,
+        entries: Mapping[str, Any] | Iterable[CacheEntry | Mapping[str, Any] | tuple[str, Any]],
+        *,
+        ttl: int | None = None,
+        concurrency: Concurrency | None = None,
+        on_progress: ProgressCallback | None = None,
+        return_exceptions: bool = False,
+        **options: Unpack[CallOptions],
+    ) -> CacheSetManyResult | list[Exception | None]:
+        """Store any number of entries: a ``{key: value}`` mapping, or ``CacheEntry`` objects,
+        ``{"key", "value", "ttl"?}`` dicts or ``(key, value)`` pairs.
 
-    async def delete_many(
-        self, keys: Sequence[str], **options: Unpack[CallOptions]
-    ) -> CacheDeleteManyResult:
-        """Remove up to 500 keys in one call; ``deleted`` counts those that existed."""
-        checked = [_key(k, "keys[]") for k in check_list("keys", keys, max_items=MAX_DELETE_MANY)]
-        body = encode_body(CacheDeleteManyRequest(keys=checked))
-        return await self._transport.request(
-            "POST", "/cache/deleteMany", body, _DELETE_MANY, mutating=True, options=options
+        ``ttl`` applies to entries that do not carry their own. Entries go 100 per
+        ``/cache/setMany`` call (each call all-or-nothing), several at once; the result counts
+        the entries written. With ``return_exceptions=True`` the result is one slot per entry:
+        None once written, or the exception that stopped it. See ``docs/batching.md``.
+        """
+        call_options = per_call_options(options)
+        default_ttl = _ttl(ttl)
+
+        async def chunk(checked: list[CacheEntry]) -> list[int]:
+            body = encode_body(CacheSetManyRequest(entries=checked))
+            await self._transport.request(
+                "POST", "/cache/setMany", body, _SET_MANY, mutating=True, options=call_options
+            )
+            return [1] * len(checked)
+
+        items = entries.items() if isinstance(entries, Mapping) else _many("entries", entries)
+        written = await run_prepared(
+            chunk,
+            items,
+            lambda entry: _entry(entry, default_ttl),
+            chunk_size=MAX_SET_MANY,
+            concurrency=client_concurrency(concurrency, self._transport),
+            return_exceptions=return_exceptions,
+            on_progress=on_progress,
         )
+        if return_exceptions:
+            return [slot if isinstance(slot, Exception) else None for slot in written]
+        return CacheSetManyResult(success=True, count=len(written))
+
+    @overload
+    async def delete_many(
+        self,
+        keys: Iterable[str],
+        *,
+        concurrency: Concurrency | None = None,
+        on_progress: ProgressCallback | None = None,
+        return_exceptions: Literal[False] = False,
+        **options: Unpack[CallOptions],
+    ) -> CacheDeleteManyResult: ...
+    @overload
+    async def delete_many(
+        self,
+        keys: Iterable[str],
+        *,
+        concurrency: Concurrency | None = None,
+        on_progress: ProgressCallback | None = None,
+        return_exceptions: Literal[True],
+        **options: Unpack[CallOptions],
+    ) -> list[Exception | None]: ...
+    async def delete_many(
+        self,
+        keys: Iterable[str],
+        *,
+        concurrency: Concurrency | None = None,
+        on_progress: ProgressCallback | None = None,
+        return_exceptions: bool = False,
+        **options: Unpack[CallOptions],
+    ) -> CacheDeleteManyResult | list[Exception | None]:
+        """Remove any number of keys, 500 per ``/cache/deleteMany`` call, several at once.
+
+        ``count`` is the keys asked for and ``deleted`` those that existed. With
+        ``return_exceptions=True`` the result is one slot per key: None once done, or the
+        exception that stopped it. See ``docs/batching.md``.
+        """
+        call_options = per_call_options(options)
+
+        async def chunk(checked: list[str]) -> list[int]:
+            body = encode_body(CacheDeleteManyRequest(keys=checked))
+            answer: CacheDeleteManyResult = await self._transport.request(
+                "POST", "/cache/deleteMany", body, _DELETE_MANY, mutating=True, options=call_options
+            )
+            # The server counts per call; the first slot carries it so the total adds up.
+            return [answer.deleted] + [0] * (len(checked) - 1)
+
+        deleted = await run_prepared(
+            chunk,
+            _many("keys", keys),
+            _key,
+            chunk_size=MAX_DELETE_MANY,
+            concurrency=client_concurrency(concurrency, self._transport),
+            return_exceptions=return_exceptions,
+            on_progress=on_progress,
+        )
+        if return_exceptions:
+            return [slot if isinstance(slot, Exception) else None for slot in deleted]
+        return CacheDeleteManyResult(success=True, count=len(deleted), deleted=sum(deleted))
 
     async def increment(
         self,
