@@ -334,8 +334,14 @@ class Transport:
             request = httpx.Request(method, url, headers=self._headers, extensions=extensions)
         else:
             body = content()
+            # The caller's headers go in at construction, so a Content-Length among them stops
+            # httpx from also framing the iterable body as chunked.
+            merged = httpx.Headers(self._headers)
+            if headers:
+                merged.update(headers)
+                headers = None
             request = httpx.Request(
-                method, url, headers=self._headers, content=body, extensions=extensions
+                method, url, headers=merged, content=body, extensions=extensions
             )
         request_headers = request.headers
         if key is not None:
