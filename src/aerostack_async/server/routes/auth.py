@@ -14,12 +14,15 @@ import re
 import secrets
 import sqlite3
 import uuid
+from collections.abc import Callable
 from datetime import datetime, timezone
 from typing import Any
 
+import anyio
 import anyio.to_thread
 import jwt
 import msgspec
+from anyio.lowlevel import RunVar
 
 from .._app import Call, Operation, RouteModule
 from .._errors import ApiError
@@ -32,6 +35,10 @@ _HASH_LENGTH = 32
 # Lenient on purpose: anything shaped like local@domain, as JSON Schema's "email" format allows.
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+")
 _MAX_EMAIL_CHARS = 320
+# At most this many hashes at once: each takes 16 MiB, and a burst of sign-ups must not take
+# every worker thread (or a gigabyte of memory).
+_CONCURRENT_HASHES = 2
+_hash_limiter: RunVar[anyio.CapacityLimiter] = RunVar("_hash_limiter")
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS auth_users (
@@ -66,20 +73,29 @@ def _hash_password(password: str, salt: bytes) -> bytes:
     )
 
 
+async def _in_thread(fn: Callable[[], bytes]) -> bytes:
+    try:
+        limiter = _hash_limiter.get()
+    except LookupError:
+        limiter = anyio.CapacityLimiter(_CONCURRENT_HASHES)
+        _hash_limiter.set(limiter)
+    return await anyio.to_thread.run_sync(fn, limiter=limiter)
+
+
 def _b64(data: bytes) -> str:
     return base64.b64encode(data).decode("ascii")
 
 
 async def _new_password_hash(password: str) -> str:
     salt = secrets.token_bytes(16)
-    digest = await anyio.to_thread.run_sync(_hash_password, password, salt)
+    digest = await _in_thread(lambda: _hash_password(password, salt))
     return f"scrypt${_SCRYPT_N}${_SCRYPT_R}${_SCRYPT_P}${_b64(salt)}${_b64(digest)}"
 
 
 async def _password_matches(password: str, stored: str | None) -> bool:
     """Check ``password`` against ``stored``; with ``stored=None`` hash anyway (same timing)."""
     if stored is None:
-        await anyio.to_thread.run_sync(_hash_password, password, b"\0" * 16)
+        await _in_thread(lambda: _hash_password(password, b"\0" * 16))
         return False
     _, n, r, p, salt, digest = stored.split("$")
 
@@ -94,7 +110,7 @@ async def _password_matches(password: str, stored: str | None) -> bool:
             dklen=_HASH_LENGTH,
         )
 
-    candidate = await anyio.to_thread.run_sync(compute)
+    candidate = await _in_thread(compute)
     return hmac.compare_digest(candidate, base64.b64decode(digest))
 
 
