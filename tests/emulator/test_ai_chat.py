@@ -11,7 +11,10 @@ from typing import Any
 import anyio
 import httpx
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
+from aerostack_async.server._chat_model import Message, reply, tokenize
 from aerostack_async.testing import Emulator, run_emulator
 
 pytestmark = pytest.mark.anyio
@@ -437,3 +440,21 @@ async def test_upstream_failure_is_502_before_the_stream(
     assert response.status_code == 502
     assert response.json()["code"] == "AI_UPSTREAM_ERROR"
     assert response.json()["details"]["upstreamStatus"] == 500
+
+
+# -- the local tokenizer (pure) --
+
+
+@given(st.text())
+def test_tokens_concatenate_back_to_the_text(text: str) -> None:
+    assert "".join(tokenize(text)) == text
+
+
+def test_tokens_carry_their_leading_space() -> None:
+    assert tokenize("Hello, big world.") == ["Hello", ",", " big", " world", "."]
+
+
+def test_local_reply_depends_on_model_and_conversation() -> None:
+    question = [Message("user", "What is a cache?")]
+    assert reply(question, "m1") == reply(question, "m1")
+    assert reply(question, "m1") != reply([Message("user", "Something else")], "m1")

@@ -14,6 +14,7 @@ from typing import Any
 import httpx
 import pytest
 
+from aerostack_async.server._storage_keys import key_problem
 from aerostack_async.testing import Emulator, run_emulator
 
 pytestmark = pytest.mark.anyio
@@ -524,3 +525,18 @@ def test_objects_and_their_urls_survive_a_restart(tmp_path: Path) -> None:
         # The port changed, but the signature did not: the same path still serves the object.
         path = url.split("/v1", 1)[1]
         assert httpx.get(emulator.base_url + path).content == b"durable"
+
+
+# -- key rules (pure) --
+
+
+@pytest.mark.parametrize("key", HOSTILE_KEYS, ids=range(len(HOSTILE_KEYS)))
+def test_key_rules_refuse_hostile_keys(key: str) -> None:
+    assert key_problem(key) is not None
+
+
+@pytest.mark.parametrize(
+    "key", ["a", "a/b/c.txt", "..hidden", "a..b/c", "é" * 512, "k" * 1024, "sp ace/100%"]
+)
+def test_key_rules_accept_ordinary_keys(key: str) -> None:
+    assert key_problem(key) is None
