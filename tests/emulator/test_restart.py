@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from pathlib import Path
+from typing import Any
 
 import httpx
 
 from aerostack_async.testing import run_emulator
+
+from ._receiver import run_receiver
 
 
 def test_users_cache_rows_and_jobs_survive_a_restart(tmp_path: Path) -> None:
@@ -49,3 +54,43 @@ def test_users_cache_rows_and_jobs_survive_a_restart(tmp_path: Path) -> None:
         job = http.post("/queue/job", json={"jobId": job_id}).json()["job"]
         assert job["data"] == {"x": 1}
         assert job["status"] == "queued"
+
+
+def test_job_cut_off_mid_delivery_is_queued_again_after_a_restart(tmp_path: Path) -> None:
+    release = threading.Event()
+
+    def hang(path: str, body: Any) -> tuple[int, Any]:
+        release.wait(30)
+        return 200, {}
+
+    with run_receiver(hang) as receiver:
+        try:
+            with (
+                run_emulator("--queue-consumer", receiver.url, data_dir=tmp_path) as first,
+                httpx.Client(
+                    base_url=first.base_url, headers={"X-Aerostack-Key": first.api_key}, timeout=30
+                ) as http,
+            ):
+                job_id = http.post("/queue/enqueue", json={"type": "slow", "data": {}}).json()[
+                    "jobId"
+                ]
+                receiver.wait_for(lambda item: item.body["id"] == job_id)
+                job = http.post("/queue/job", json={"jobId": job_id}).json()["job"]
+                assert job["status"] == "processing"
+        finally:
+            release.set()
+
+    with (
+        run_emulator(data_dir=tmp_path) as second,
+        httpx.Client(
+            base_url=second.base_url, headers={"X-Aerostack-Key": second.api_key}, timeout=30
+        ) as http,
+    ):
+        deadline = time.monotonic() + 20
+        while (job := http.post("/queue/job", json={"jobId": job_id}).json()["job"])[
+            "status"
+        ] == "processing":
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        assert job["status"] == "queued"
+        assert job["attempts"] == 1

@@ -232,16 +232,19 @@ async def _deliver(state: ServerState, url: str, record: dict[str, Any]) -> None
 
 
 async def deliver_jobs(state: ServerState) -> None:
-    """POST due jobs to ``--queue-consumer`` for as long as the server runs."""
-    url = state.config.queue_consumer
-    if url is None:
-        return
+    """POST due jobs to ``--queue-consumer`` for as long as the server runs.
+
+    At start, jobs a previous run left ``processing`` are ``queued`` again.
+    """
 
     def recover(conn: sqlite3.Connection) -> None:
         # Deliveries cut short by a previous shutdown are tried again.
         conn.execute("UPDATE queue_jobs SET status = 'queued' WHERE status = 'processing'")
 
     await state.platform.run(recover)
+    url = state.config.queue_consumer
+    if url is None:
+        return
     while True:
         due = await _claim_due(state)
         if due:
