@@ -21,6 +21,7 @@ import inspect
 import shutil
 import subprocess
 import sys
+import typing
 from collections.abc import Callable
 from functools import cached_property
 from pathlib import Path
@@ -134,11 +135,16 @@ class _Generator:
         self.queue: list[type] = []
         self.bodies: list[str] = []
         self._modules: dict[str, _ModuleNames] = {}
+        self.shadowed: set[str] = set()
 
     # -- names --------------------------------------------------------------------------------
 
     def _import(self, origin: tuple[str, str | None], preferred: str) -> str:
         if origin[0] == "builtins":
+            if preferred in self.shadowed:
+                # A method named ``list`` hides the builtin inside its class body.
+                self.imports[("builtins", None)] = "builtins"
+                return f"builtins.{preferred}"
             return preferred
         if origin in self.imports:
             return self.imports[origin]
@@ -164,14 +170,16 @@ class _Generator:
 
     # -- annotations --------------------------------------------------------------------------
 
-    def annotation(self, text: object, module_name: str, *, attribute: bool = False) -> str:
+    def annotation(
+        self, text: object, module_name: str, *, attribute: bool = False, mirror: bool = True
+    ) -> str:
         """Rewrite one annotation (source text) for the sync side; add the imports it needs."""
         if text is inspect.Parameter.empty:
             return self._import(("typing", "Any"), "Any")
         if not isinstance(text, str):
             text = _render_runtime_annotation(text)
         tree = ast.parse(text, mode="eval")
-        rewriter = _Rewriter(self, self.names_for(module_name), attribute=attribute)
+        rewriter = _Rewriter(self, self.names_for(module_name), attribute=attribute, mirror=mirror)
         rewritten = rewriter.visit(tree.body)
         return ast.unparse(rewritten)
 
@@ -179,6 +187,7 @@ class _Generator:
 
     def emit_class(self, cls: type, *, root_init: Callable[[], str] | None = None) -> None:
         name = self.classes[cls]
+        self.shadowed = {n for n in dir(cls) if not n.startswith("_")}
         header = f"class {name}:"
         type_params = getattr(cls, "__parameters__", ())
         if type_params:
@@ -248,7 +257,13 @@ class _Generator:
             if attr == "close" and hasattr(cls, "aclose"):
                 continue
             sync_name = _RENAMES.get(attr, attr)
-            out.append(self.method(func, sync_name, static))
+            overloads = _get_overloads(func)
+            if overloads:
+                overload = self._import(("typing", "overload"), "overload")
+                for variant in overloads:
+                    out.append(f"    @{overload}\n" + self.method(variant, sync_name, static))
+            else:
+                out.append(self.method(func, sync_name, static))
         return out
 
     def returns(self, func: Callable[..., Any]) -> str:
@@ -311,7 +326,7 @@ class _Generator:
         prefix = prefixes.get(param.kind, "")
         text = f"{prefix}{param.name}"
         if param.annotation is not inspect.Parameter.empty:
-            text += f": {self.annotation(param.annotation, module)}"
+            text += f": {self.annotation(param.annotation, module, mirror=False)}"
         if param.default is not inspect.Parameter.empty:
             text += " = ..."
         return text
@@ -369,13 +384,22 @@ class _Rewriter(ast.NodeTransformer):
     """Rewrites names in one annotation: async types made sync, imports recorded.
 
     ``attribute`` marks an attribute's annotation, where (as in the proxy) any service class
-    is mirrored, not only classes with coroutine methods.
+    is mirrored, not only classes with coroutine methods. ``mirror=False`` (for parameters)
+    keeps every type as it is: arguments are handed to the async method unchanged.
     """
 
-    def __init__(self, gen: _Generator, names: _ModuleNames, *, attribute: bool = False) -> None:
+    def __init__(
+        self,
+        gen: _Generator,
+        names: _ModuleNames,
+        *,
+        attribute: bool = False,
+        mirror: bool = True,
+    ) -> None:
         self.gen = gen
         self.names = names
         self.attribute = attribute
+        self.mirror = mirror
 
     def _resolve(self, node: ast.expr) -> tuple[object, tuple[str, str | None]] | None:
         if isinstance(node, ast.Name):
@@ -392,14 +416,15 @@ class _Rewriter(ast.NodeTransformer):
         return None
 
     def _name_for(self, obj: object, origin: tuple[str, str | None], written: str) -> ast.expr:
-        qual = _qualname(obj)
-        if qual in _SYNC_GENERICS:
-            module, attr = _SYNC_GENERICS[qual]
-            return ast.Name(self.gen._import((module, attr), attr))
-        if isinstance(obj, type) and (
-            _is_async_class(obj) or (self.attribute and is_service_class(obj))
-        ):
-            return ast.Name(self.gen.sync_class_name(obj))
+        if self.mirror:
+            qual = _qualname(obj)
+            if qual in _SYNC_GENERICS:
+                module, attr = _SYNC_GENERICS[qual]
+                return ast.Name(self.gen._import((module, attr), attr))
+            if isinstance(obj, type) and (
+                _is_async_class(obj) or (self.attribute and is_service_class(obj))
+            ):
+                return ast.Name(self.gen.sync_class_name(obj))
         real_module = getattr(obj, "__module__", None)
         real_name = getattr(obj, "__name__", None)
         if isinstance(obj, type) and real_module and real_name and "<" not in real_module:
@@ -408,6 +433,8 @@ class _Rewriter(ast.NodeTransformer):
         return ast.Name(self.gen._import(origin, written.split(".")[-1]))
 
     def visit_Subscript(self, node: ast.Subscript) -> ast.expr:
+        if not self.mirror:
+            return self.generic_visit(node)  # type: ignore[return-value]
         resolved = self._resolve(node.value)
         if resolved is not None and _qualname(resolved[0]) in _AWAITABLES:
             args = node.slice.elts if isinstance(node.slice, ast.Tuple) else [node.slice]
@@ -438,6 +465,11 @@ class _Rewriter(ast.NodeTransformer):
             inner = ast.parse(node.value, mode="eval").body
             return self.visit(inner)  # type: ignore[no-any-return]
         return node
+
+
+def _get_overloads(func: Callable[..., Any]) -> list[Callable[..., Any]]:
+    get_overloads = getattr(typing, "get_overloads", None)  # Python 3.11+
+    return [] if get_overloads is None else list(get_overloads(func))
 
 
 def _render_runtime_annotation(value: object) -> str:
@@ -488,17 +520,20 @@ def generate_stub(root: type) -> str:
 
 
 def _format(text: str) -> str:
+    """Sort the imports and format like the rest of the code (when ruff is installed)."""
     ruff = shutil.which("ruff") or str(Path(sys.executable).with_name("ruff"))
     if not Path(ruff).exists():
         return text
-    result = subprocess.run(  # noqa: S603 (our own dev tool on our own output)
-        [ruff, "format", "--stdin-filename", "_sync_types.pyi", "-"],
-        input=text,
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    return result.stdout
+    name = str(Path(__file__).with_name("_sync_types.pyi"))
+    for command in (["check", "--select", "I", "--fix", "--quiet"], ["format"]):
+        text = subprocess.run(  # noqa: S603 (our own dev tool on our own output)
+            [ruff, *command, "--stdin-filename", name, "-"],
+            input=text,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+    return text
 
 
 def main(argv: list[str] | None = None) -> int:
