@@ -43,6 +43,7 @@ from ..models.ai import (
     ChatStreamErrorFrame,
     Usage,
 )
+from ._close import close_response
 from .sse import ServerSentEvent, SSEDecoder
 
 if TYPE_CHECKING:
@@ -257,8 +258,6 @@ class ChatStream:
 
     async def _read_events(self) -> None:
         """Read until at least one event is complete, within one idle window."""
-        if self._closed:
-            raise StreamProtocolError("the chat stream was closed before its end", self.response)
         try:
             # The cancel scope wraps only these awaits; nothing yields from inside it.
             with anyio.move_on_after(self._idle) as window:
@@ -321,16 +320,16 @@ class ChatStream:
         return self._accumulator.message()
 
     async def aclose(self) -> None:
-        """Close the response (its connection goes back to the pool); safe to call again."""
+        """Close the response (its connection goes back to the pool) and end the iteration.
+
+        Safe to call again, and called for you when the ``async with`` block is left.
+        """
         if self._closed:
             return
         self._closed = True
         self._done = True
-        with anyio.CancelScope(shield=True):
-            close_body = getattr(self._body, "aclose", None)
-            if close_body is not None:
-                await close_body()
-            await self.response.aclose()
+        self._events.clear()  # closed means finished: nothing more is handed out
+        await close_response(self.response, self._body)
 
     async def __aenter__(self) -> ChatStream:
         return self
@@ -431,17 +430,16 @@ async def _read_head(response: httpx.Response, exc: BaseException) -> None:
         return
     head = bytearray()
     body = response.aiter_bytes()
-    with anyio.move_on_after(5):
-        try:
+    try:
+        with anyio.move_on_after(5):
             async for piece in body:
                 head += piece
                 if len(head) >= _PROTOCOL_ERROR_BODY_LIMIT:
                     break
-        except httpx.HTTPError:
-            pass
-        finally:
-            with anyio.CancelScope(shield=True):
-                await body.aclose()  # type: ignore[attr-defined]
+    except httpx.HTTPError:
+        pass
+    finally:
+        await close_response(response, body)
     exc.body = head[:_PROTOCOL_ERROR_BODY_LIMIT].decode("utf-8", "replace")
 
 

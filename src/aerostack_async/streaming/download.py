@@ -25,6 +25,7 @@ import httpx
 from ..errors import APIConnectionError, APITimeoutError, InvalidRequestError
 from ..models._base import encode
 from ..models.storage import StorageKeyRequest
+from ._close import close_response
 from .upload import DEFAULT_CHUNK_SIZE, ProgressCallback, call_progress
 
 if TYPE_CHECKING:
@@ -40,12 +41,13 @@ class Download:
     The body can be read once, by :meth:`aiter_bytes` or :meth:`save`.
     """
 
-    __slots__ = ("_consumed", "key", "response")
+    __slots__ = ("_body", "_consumed", "key", "response")
 
     def __init__(self, response: httpx.Response, key: str = "") -> None:
         self.response = response
         self.key = key
         self._consumed = False
+        self._body: _Body | None = None
 
     @property
     def size(self) -> int | None:
@@ -91,7 +93,8 @@ class Download:
         if self._consumed:
             raise InvalidRequestError("the download's body was already read")
         self._consumed = True
-        return _Body(self.response.aiter_bytes(chunk_size), self.key)
+        self._body = _Body(self.response, self.response.aiter_bytes(chunk_size), self.key)
+        return self._body
 
     async def read(self) -> bytes:
         """The whole body in memory (for small objects)."""
@@ -143,8 +146,7 @@ class Download:
 
     async def aclose(self) -> None:
         """Close the response early (its connection goes back to the pool)."""
-        with anyio.CancelScope(shield=True):
-            await self.response.aclose()
+        await close_response(self.response, self._body._iterator if self._body else None)
 
     def __repr__(self) -> str:
         return f"<Download key={self.key!r} size={self.size} content_type={self.content_type!r}>"
@@ -153,9 +155,10 @@ class Download:
 class _Body:
     """The body iterator: maps httpx's errors to ours; ``aclose`` is deterministic."""
 
-    __slots__ = ("_iterator", "_key")
+    __slots__ = ("_iterator", "_key", "_response")
 
-    def __init__(self, iterator: AsyncIterator[bytes], key: str) -> None:
+    def __init__(self, response: httpx.Response, iterator: AsyncIterator[bytes], key: str) -> None:
+        self._response = response
         self._iterator = iterator
         self._key = key
 
@@ -173,11 +176,8 @@ class _Body:
             ) from exc
 
     async def aclose(self) -> None:
-        """Stop reading (the response itself is closed by its Download)."""
-        close = getattr(self._iterator, "aclose", None)
-        if close is not None:
-            with anyio.CancelScope(shield=True):
-                await close()
+        """Stop reading: close the response (its connection goes back to the pool)."""
+        await close_response(self._response, self._iterator)
 
 
 class DownloadManager:
