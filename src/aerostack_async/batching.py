@@ -28,12 +28,12 @@ overhead per item on both backends, and memory that does not grow with the batch
 from __future__ import annotations
 
 import inspect
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from typing import Any, Literal, TypeVar, cast, overload
 
 import anyio
 
-from ._options import CallOptions
+from ._options import DEFAULT_LIMITS, CallOptions
 from .errors import BatchError, InvalidArgumentTypeError, InvalidRequestError
 
 __all__ = ["ChunkItemError", "ProgressCallback", "map_chunked", "map_concurrently"]
@@ -415,23 +415,35 @@ async def run_prepared(
 
 # -- for the client's own batch methods ------------------------------------------------------
 
-DEFAULT_POOL_SIZE = 100
-"""The pool size assumed when a transport does not say (httpx's default ``max_connections``)."""
-
 
 def client_concurrency(concurrency: Concurrency | None, transport: object) -> Concurrency:
     """The concurrency a client batch method uses: the caller's, capped at the pool size.
 
-    ``None`` means the pool size: more calls in flight than pooled connections would only queue
-    for a connection (and could run into the pool timeout). A limiter is used as given.
+    ``None`` means as many calls as the pool keeps connections alive (``Limits``:
+    ``max_keepalive_connections``, 20 by default, never above ``max_connections``). More calls
+    in flight than pooled connections would only queue for a connection (and could run into the
+    pool timeout); more than the pool keeps alive would open and close connections all the time.
+    An int is capped at ``max_connections``; a limiter is used as given.
     """
-    size = getattr(transport, "pool_size", None) or DEFAULT_POOL_SIZE
+    limits = getattr(transport, "limits", None) or DEFAULT_LIMITS
+    ceiling = limits.max_connections or _UNBOUNDED_POOL
     if concurrency is None:
-        return int(size)
+        return min(ceiling, limits.max_keepalive_connections or ceiling)
     _check_concurrency(concurrency)
     if isinstance(concurrency, anyio.CapacityLimiter):
         return concurrency
-    return min(concurrency, int(size))
+    return min(concurrency, ceiling)
+
+
+_UNBOUNDED_POOL = 100  # what "no limit" means for a batch's default fan-out
+
+
+def check_items(name: str, value: object) -> Iterable[Any]:
+    """``value`` if it is an iterable of items: not a str or bytes, not a single mapping."""
+    # A str is iterable too, but get_many("abc") asking for "a", "b", "c" is never meant.
+    if isinstance(value, (str, bytes, bytearray, Mapping)) or not isinstance(value, Iterable):
+        raise InvalidArgumentTypeError(f"{name} must be an iterable, not {type(value).__name__}")
+    return value
 
 
 def per_call_options(options: CallOptions) -> CallOptions:

@@ -11,11 +11,12 @@ from .._options import CallOptions, Unpack
 from ..batching import (
     Concurrency,
     ProgressCallback,
+    check_items,
     client_concurrency,
     per_call_options,
     run_prepared,
 )
-from ..errors import InvalidArgumentTypeError, InvalidRequestError
+from ..errors import InvalidRequestError
 from ..models import Success
 from ..models._base import decoder_for
 from ..models.cache import (
@@ -80,13 +81,6 @@ def _key(value: object, name: str = "key") -> str:
 
 def _ttl(value: object, name: str = "ttl") -> int | None:
     return check_optional_int(name, value, minimum=0, maximum=_INT64)
-
-
-def _many(name: str, value: object) -> Iterable[Any]:
-    # A str is iterable too, but get_many("abc") asking for "a", "b", "c" is never meant.
-    if isinstance(value, (str, bytes, bytearray, Mapping)) or not isinstance(value, Iterable):
-        raise InvalidArgumentTypeError(f"{name} must be an iterable, not {type(value).__name__}")
-    return value
 
 
 def _entry(item: object, default_ttl: int | None) -> CacheEntry:
@@ -180,7 +174,7 @@ class Cache(Resource):
 
         return await run_prepared(
             chunk,
-            _many("keys", keys),
+            check_items("keys", keys),
             _key,
             chunk_size=MAX_GET_MANY,
             concurrency=client_concurrency(concurrency, self._transport),
@@ -238,7 +232,7 @@ class Cache(Resource):
             )
             return [1] * len(checked)
 
-        items = entries.items() if isinstance(entries, Mapping) else _many("entries", entries)
+        items = entries.items() if isinstance(entries, Mapping) else check_items("entries", entries)
         written = await run_prepared(
             chunk,
             items,
@@ -299,7 +293,7 @@ class Cache(Resource):
 
         deleted = await run_prepared(
             chunk,
-            _many("keys", keys),
+            check_items("keys", keys),
             _key,
             chunk_size=MAX_DELETE_MANY,
             concurrency=client_concurrency(concurrency, self._transport),

@@ -2,12 +2,29 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from typing import Any, TypeVar, overload
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any, Literal, TypeVar, overload
 
 from .._options import CallOptions, Unpack
+from ..batching import (
+    ChunkItemError,
+    Concurrency,
+    ProgressCallback,
+    check_items,
+    client_concurrency,
+    per_call_options,
+    run_prepared,
+)
+from ..errors import BadRequestError, InvalidRequestError
 from ..models._base import decoder_for
-from ..models.database import BatchRequest, BatchResult, Query, QueryRequest, QueryResult
+from ..models.database import (
+    BatchItemResult,
+    BatchRequest,
+    BatchResult,
+    Query,
+    QueryRequest,
+    QueryResult,
+)
 from ._base import Resource, check_list, check_str, convert, encode_body
 
 __all__ = ["MAX_BATCH_QUERIES", "Database"]
@@ -22,8 +39,8 @@ def _params(value: object) -> list[Any] | None:
     return None if value is None else check_list("params", value)
 
 
-def _query(index: int, value: object) -> Query:
-    name = f"queries[{index}]"
+def _query(value: object) -> Query:
+    name = "query"
     if isinstance(value, str):
         return Query(sql=check_str(name, value))
     query = convert(name, value, Query)
@@ -31,6 +48,15 @@ def _query(index: int, value: object) -> Query:
     if query.params is not None:
         check_list(f"{name}.params", query.params)
     return query
+
+
+def _failed_statement(answer: BatchResult) -> Exception:
+    """The error of a rolled-back batch, pointing at the statement that failed."""
+    for offset, outcome in enumerate(answer.results):
+        if not outcome.success:
+            error = BadRequestError(outcome.error or "query failed", code="DB_QUERY_FAILED")
+            return ChunkItemError(offset, error)
+    return BadRequestError("the batch failed and was rolled back", code="DB_QUERY_FAILED")
 
 
 class Database(Resource):
@@ -89,18 +115,84 @@ class Database(Resource):
             "POST", "/db/query", body, decoder, mutating=True, options=options
         )
 
+    @overload
     async def batch(
         self,
-        queries: Sequence[Query | Mapping[str, Any] | str],
+        queries: Iterable[Query | Mapping[str, Any] | str],
+        *,
+        atomic: bool = True,
+        concurrency: Concurrency | None = None,
+        on_progress: ProgressCallback | None = None,
+        return_exceptions: Literal[False] = False,
         **options: Unpack[CallOptions],
-    ) -> BatchResult:
-        """Run up to 25 statements in order, in one transaction (all or nothing).
+    ) -> BatchResult: ...
+    @overload
+    async def batch(
+        self,
+        queries: Iterable[Query | Mapping[str, Any] | str],
+        *,
+        atomic: bool = True,
+        concurrency: Concurrency | None = None,
+        on_progress: ProgressCallback | None = None,
+        return_exceptions: Literal[True],
+        **options: Unpack[CallOptions],
+    ) -> list[BatchItemResult | Exception]: ...
+    async def batch(
+        self,
+        queries: Iterable[Query | Mapping[str, Any] | str],
+        *,
+        atomic: bool = True,
+        concurrency: Concurrency | None = None,
+        on_progress: ProgressCallback | None = None,
+        return_exceptions: bool = False,
+        **options: Unpack[CallOptions],
+    ) -> BatchResult | list[BatchItemResult | Exception]:
+        """Run statements in order; each is a :class:`~aerostack_async.models.Query`, a
+        ``{"sql", "params"}`` dict or a plain SQL string.
 
-        Each is a :class:`~aerostack_async.models.Query`, a ``{"sql", "params"}`` dict or a
-        plain SQL string. ``success`` is True only if every statement succeeded.
+        ``atomic=True`` (the default): at most 25 statements, sent as one ``/db/batch`` call that
+        is one transaction, so all of them persist or none does. More than 25 raise
+        ``InvalidRequestError`` before anything is sent.
+
+        ``atomic=False``: any number, 25 per call. Each call is its own transaction, so a failure
+        rolls back only its own 25 and leaves earlier calls committed. Calls run one after
+        another in order unless ``concurrency`` says otherwise (later statements may depend on
+        earlier ones).
+
+        A failing statement raises ``BatchError`` with ``index`` and ``item`` naming it and a
+        ``BadRequestError`` (code ``DB_QUERY_FAILED``, the database's message) as the cause.
+        With ``return_exceptions=True`` the result is one slot per statement, and every
+        statement of a rolled-back call gets that error. See ``docs/batching.md``.
         """
-        items = check_list("queries", queries, min_items=1, max_items=MAX_BATCH_QUERIES)
-        body = encode_body(BatchRequest(queries=[_query(i, q) for i, q in enumerate(items)]))
-        return await self._transport.request(
-            "POST", "/db/batch", body, _BATCH, mutating=True, options=options
+        call_options = per_call_options(options)
+        listed = list(check_items("queries", queries))
+        if atomic and len(listed) > MAX_BATCH_QUERIES:
+            raise InvalidRequestError(
+                f"database.batch runs at most {MAX_BATCH_QUERIES} queries in one transaction, "
+                f"got {len(listed)}; pass atomic=False to run them in transactions of "
+                f"{MAX_BATCH_QUERIES}, one after another"
+            )
+
+        async def chunk(checked: list[Query]) -> list[BatchItemResult]:
+            body = encode_body(BatchRequest(queries=checked))
+            answer: BatchResult = await self._transport.request(
+                "POST", "/db/batch", body, _BATCH, mutating=True, options=call_options
+            )
+            if not answer.success:
+                raise _failed_statement(answer)
+            return answer.results
+
+        results = await run_prepared(
+            chunk,
+            listed,
+            _query,
+            chunk_size=MAX_BATCH_QUERIES,
+            concurrency=1
+            if concurrency is None
+            else client_concurrency(concurrency, self._transport),
+            return_exceptions=return_exceptions,
+            on_progress=on_progress,
         )
+        if return_exceptions:
+            return results
+        return BatchResult(results=results, success=True)

@@ -2,10 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Iterable, Mapping
+from typing import Any, Literal, overload
 
 from .._options import CallOptions, Unpack
+from ..batching import (
+    Concurrency,
+    ProgressCallback,
+    check_items,
+    client_concurrency,
+    per_call_options,
+    run_prepared,
+)
+from ..errors import InvalidRequestError
 from ..models._base import decoder_for
 from ..models.queue import (
     CancelResult,
@@ -24,6 +33,7 @@ from ._base import (
     check_optional_int,
     check_optional_str,
     check_str,
+    convert,
     encode_body,
 )
 
@@ -34,6 +44,21 @@ _ENQUEUE = decoder_for(EnqueueResult)
 _JOB = decoder_for(GetJobResult)
 _JOBS = decoder_for(JobsPage)
 _CANCEL = decoder_for(CancelResult)
+
+
+def _job(item: object) -> EnqueueRequest:
+    """An ``enqueue_many`` item as a checked request."""
+    if isinstance(item, tuple):
+        if len(item) != 2:
+            raise InvalidRequestError("a job pair must be (type, data)")
+        job = EnqueueRequest(type=item[0], data=item[1])
+    else:
+        job = convert("job", item, EnqueueRequest)
+    return EnqueueRequest(
+        type=check_str("type", job.type),
+        data=check_object("data", job.data),
+        delay=check_optional_int("delay", job.delay, minimum=0),
+    )
 
 
 class Queue(Resource):
@@ -63,6 +88,59 @@ class Queue(Resource):
         )
         return await self._transport.request(
             "POST", "/queue/enqueue", body, _ENQUEUE, mutating=True, options=options
+        )
+
+    @overload
+    async def enqueue_many(
+        self,
+        jobs: Iterable[EnqueueRequest | Mapping[str, Any] | tuple[str, Mapping[str, Any]]],
+        *,
+        concurrency: Concurrency | None = None,
+        on_progress: ProgressCallback | None = None,
+        return_exceptions: Literal[False] = False,
+        **options: Unpack[CallOptions],
+    ) -> list[EnqueueResult]: ...
+    @overload
+    async def enqueue_many(
+        self,
+        jobs: Iterable[EnqueueRequest | Mapping[str, Any] | tuple[str, Mapping[str, Any]]],
+        *,
+        concurrency: Concurrency | None = None,
+        on_progress: ProgressCallback | None = None,
+        return_exceptions: bool,
+        **options: Unpack[CallOptions],
+    ) -> list[EnqueueResult | Exception]: ...
+    async def enqueue_many(
+        self,
+        jobs: Iterable[EnqueueRequest | Mapping[str, Any] | tuple[str, Mapping[str, Any]]],
+        *,
+        concurrency: Concurrency | None = None,
+        on_progress: ProgressCallback | None = None,
+        return_exceptions: bool = False,
+        **options: Unpack[CallOptions],
+    ) -> list[EnqueueResult] | list[EnqueueResult | Exception]:
+        """Enqueue many jobs, several at once; one result per job, in the order of ``jobs``.
+
+        Each job is an :class:`EnqueueRequest`, a ``{"type", "data", "delay"?}`` dict or a
+        ``(type, data)`` pair. There is no batch route: this is one :meth:`enqueue` per job, at
+        most ``concurrency`` at a time (default the pool size), each with its own
+        Idempotency-Key so a retried call never enqueues its job twice. ``on_progress`` and
+        ``return_exceptions`` work as in :func:`~aerostack_async.batching.map_concurrently`;
+        see ``docs/batching.md``.
+        """
+        call_options = per_call_options(options)
+
+        async def one(job: EnqueueRequest) -> EnqueueResult:
+            return await self.enqueue(job.type, job.data, delay=job.delay, **call_options)
+
+        return await run_prepared(
+            one,
+            check_items("jobs", jobs),
+            _job,
+            chunk_size=None,
+            concurrency=client_concurrency(concurrency, self._transport),
+            return_exceptions=return_exceptions,
+            on_progress=on_progress,
         )
 
     async def get_job(self, job_id: str, **options: Unpack[CallOptions]) -> GetJobResult:
