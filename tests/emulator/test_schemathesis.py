@@ -40,7 +40,7 @@ def test_vendor_document_finds_no_server_error_and_no_schema_violation(tmp_path:
             "--url", emulator.base_url,
             "--header", f"X-Aerostack-Key: {emulator.api_key}",
             "--checks", "not_a_server_error,response_schema_conformance",
-            "--max-examples", "15", "--seed", "20261128", "--workers", "1",
+            "--max-examples", "8", "--seed", "20261128", "--workers", "1",
             "--no-color", "--report-dir", str(tmp_path / "report"),
         ]  # fmt: skip
         result = subprocess.run(command, capture_output=True, text=True, timeout=300, cwd=tmp_path)
