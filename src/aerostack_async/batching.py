@@ -36,7 +36,14 @@ import anyio
 from ._options import DEFAULT_LIMITS, CallOptions
 from .errors import BatchError, InvalidArgumentTypeError, InvalidRequestError
 
-__all__ = ["ChunkItemError", "ProgressCallback", "map_chunked", "map_concurrently"]
+__all__ = [
+    "ChunkItemError",
+    "Concurrency",
+    "InvalidItemError",
+    "ProgressCallback",
+    "map_chunked",
+    "map_concurrently",
+]
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -163,6 +170,19 @@ async def _run(
     if callback_error is not None:
         raise callback_error
     return results, failure
+
+
+class InvalidItemError(BatchError, InvalidRequestError):
+    """An item of a batch was refused before anything was sent (``index``, ``item``, cause).
+
+    Both a :class:`~aerostack_async.errors.BatchError` and an
+    :class:`~aerostack_async.errors.InvalidRequestError` (a ``ValueError``), so either
+    ``except`` clause catches it.
+    """
+
+    def __init__(self, name: str, index: int, item: object, cause: Exception) -> None:
+        super().__init__(index, item, cause)
+        self.args = (f"{name}[{index}]: {cause}",)
 
 
 class ChunkItemError(Exception):
@@ -357,6 +377,7 @@ async def run_prepared(
     items: Iterable[T],
     prepare: Callable[[T], Any],
     *,
+    name: str,
     chunk_size: int | None,
     concurrency: Concurrency,
     return_exceptions: bool,
@@ -366,7 +387,8 @@ async def run_prepared(
 
     For the client's own batch methods. ``prepare`` turns an item into what ``fn`` sends, or
     raises ``ValueError``/``TypeError`` for a bad item. In default mode the first bad item raises
-    a ``BatchError`` (its index, the item, the cause) and nothing is sent; with
+    an :class:`InvalidItemError` (``name[index]`` in its message; the item; the cause) and
+    nothing is sent; with
     ``return_exceptions=True`` bad items get their error in place and only the good ones are sent.
     With ``chunk_size`` set, ``fn`` takes a list of prepared items (see :func:`map_chunked`);
     otherwise one. A ``BatchError`` always names the caller's items, never the prepared ones.
@@ -381,7 +403,7 @@ async def run_prepared(
             prepared.append(prepare(item))
         except (ValueError, TypeError) as exc:
             if not return_exceptions:
-                raise BatchError(index, item, exc) from exc
+                raise InvalidItemError(name, index, item, exc) from exc
             results[index] = exc
         else:
             positions.append(index)

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 import pytest
 from anyio.lowlevel import checkpoint
 
-from aerostack_async.batching import ChunkItemError, map_chunked, run_prepared
+from aerostack_async.batching import ChunkItemError, InvalidItemError, map_chunked, run_prepared
 from aerostack_async.errors import BatchError, InvalidRequestError
 
 pytestmark = pytest.mark.anyio
@@ -105,6 +105,7 @@ async def test_a_bad_item_fails_the_batch_before_anything_is_sent() -> None:
             chunks.call,
             [2, 4, 7, 8],
             _must_be_even,
+            name="numbers",
             chunk_size=2,
             concurrency=2,
             return_exceptions=False,
@@ -114,6 +115,22 @@ async def test_a_bad_item_fails_the_batch_before_anything_is_sent() -> None:
     assert (caught.value.index, caught.value.item) == (2, 7)
     assert isinstance(caught.value.__cause__, InvalidRequestError)
     assert chunks.seen == []
+
+
+async def test_a_bad_item_is_also_an_invalid_request_naming_its_position() -> None:
+    with pytest.raises(InvalidRequestError, match=r"numbers\[1\]: 3 is odd") as caught:
+        await run_prepared(
+            Chunks().call,
+            [2, 3],
+            _must_be_even,
+            name="numbers",
+            chunk_size=2,
+            concurrency=1,
+            return_exceptions=False,
+            on_progress=None,
+        )
+
+    assert isinstance(caught.value, InvalidItemError)
 
 
 async def test_bad_items_get_their_error_and_good_items_are_sent_when_returning_exceptions() -> (
@@ -126,6 +143,7 @@ async def test_bad_items_get_their_error_and_good_items_are_sent_when_returning_
         chunks.call,
         [2, 3, 4, 5, 6],
         _must_be_even,
+        name="numbers",
         chunk_size=2,
         concurrency=2,
         return_exceptions=True,
@@ -149,6 +167,7 @@ async def test_a_failed_chunk_of_prepared_items_is_named_by_the_callers_items() 
             call,
             [2, 4, 6, 8, 10],
             lambda n: {"n": n},
+            name="numbers",
             chunk_size=2,
             concurrency=1,
             return_exceptions=False,
@@ -169,6 +188,7 @@ async def test_without_chunks_a_failed_call_is_named_by_the_callers_item() -> No
             call,
             [2, 4, 6, 8],
             lambda n: {"n": n},
+            name="numbers",
             chunk_size=None,
             concurrency=1,
             return_exceptions=False,
@@ -188,6 +208,7 @@ async def test_without_chunks_bad_and_failed_items_keep_their_places() -> None:
         call,
         [2, 3, 4, 6],
         _must_be_even,
+        name="numbers",
         chunk_size=None,
         concurrency=2,
         return_exceptions=True,

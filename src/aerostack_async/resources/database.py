@@ -186,6 +186,7 @@ class Database(Resource):
             chunk,
             listed,
             _query,
+            name="queries",
             chunk_size=MAX_BATCH_QUERIES,
             concurrency=1
             if concurrency is None

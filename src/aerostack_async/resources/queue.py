@@ -137,6 +137,7 @@ class Queue(Resource):
             one,
             check_items("jobs", jobs),
             _job,
+            name="jobs",
             chunk_size=None,
             concurrency=client_concurrency(concurrency, self._transport),
             return_exceptions=return_exceptions,
