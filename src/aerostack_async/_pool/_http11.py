@@ -137,14 +137,22 @@ async def _send_request(
     # A streamed body: each chunk is written (awaiting the socket: back-pressure) before the next
     # is asked for. The write timeout covers the writes, not the wait for the producer.
     await stream.send(h.send(event) or b"")
+    scope.deadline = math.inf
     assert isinstance(body, httpx.AsyncByteStream), "a sync request body under an async transport"
-    async for chunk in body:
-        if chunk:
-            data = h.send(h11.Data(data=chunk)) or b""
-            if write_timeout is not None:
-                scope.deadline = anyio.current_time() + write_timeout
-            await stream.send(data)
-            scope.deadline = math.inf
+    chunks = body.__aiter__()
+    try:
+        async for chunk in chunks:
+            if chunk:
+                data = h.send(h11.Data(data=chunk)) or b""
+                if write_timeout is not None:
+                    scope.deadline = anyio.current_time() + write_timeout
+                await stream.send(data)
+                scope.deadline = math.inf
+    finally:
+        # Left early (a failed write): finalise the producer now, in this task, not at GC.
+        aclose = getattr(chunks, "aclose", None)
+        if aclose is not None:
+            await aclose()
     if write_timeout is not None:
         scope.deadline = anyio.current_time() + write_timeout
     await stream.send(h.send(_EOM) or b"")

@@ -1,0 +1,144 @@
+"""Request bodies: sized and chunked framing, and back-pressure on streamed uploads."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import anyio
+import httpx
+import pytest
+
+from aerostack_async._pool import AsyncPoolTransport
+
+from .conftest import Peer, make_transport, raw_server, response
+
+pytestmark = pytest.mark.anyio
+
+
+async def echo_length(peer: Peer) -> None:
+    """Answer each request with the size of the body the server received."""
+    while (request := await peer.read_request()) is not None:
+        await peer.send(response(str(len(request.body)).encode()))
+
+
+async def test_sized_body_is_sent_with_content_length(kind: str) -> None:
+    async with (
+        raw_server(echo_length) as server,
+        httpx.AsyncClient(transport=make_transport(kind)) as client,
+    ):
+        got = await client.post(server.url, content=b"x" * 1000)
+    assert got.text == "1000"
+    assert server.requests[0].headers["content-length"] == "1000"
+    assert not server.requests[0].chunked
+
+
+async def test_large_sized_body_arrives_intact() -> None:
+    payload = bytes(range(256)) * 4096  # 1 MiB: more than one write
+
+    async def handler(peer: Peer) -> None:
+        request = await peer.read_request()
+        assert request is not None
+        await peer.send(response(b"same" if request.body == payload else b"different"))
+
+    async with (
+        raw_server(handler) as server,
+        httpx.AsyncClient(transport=AsyncPoolTransport()) as client,
+    ):
+        got = await client.put(server.url, content=payload)
+    assert got.text == "same"
+
+
+async def test_streamed_body_of_unknown_length_is_sent_chunked(kind: str) -> None:
+    async def parts() -> AsyncIterator[bytes]:
+        for part in (b"one,", b"", b"two,", b"three"):
+            yield part
+
+    async def handler(peer: Peer) -> None:
+        request = await peer.read_request()
+        assert request is not None
+        await peer.send(response(request.body))
+
+    async with (
+        raw_server(handler) as server,
+        httpx.AsyncClient(transport=make_transport(kind)) as client,
+    ):
+        got = await client.post(server.url, content=parts())
+    assert got.text == "one,two,three"
+    assert server.requests[0].chunked
+
+
+async def test_streamed_body_with_declared_length_is_sent_sized(kind: str) -> None:
+    async def parts() -> AsyncIterator[bytes]:
+        yield b"abc"
+        yield b"def"
+
+    async with (
+        raw_server(echo_length) as server,
+        httpx.AsyncClient(transport=make_transport(kind)) as client,
+    ):
+        got = await client.post(server.url, content=parts(), headers={"Content-Length": "6"})
+    assert got.text == "6"
+    assert not server.requests[0].chunked
+
+
+async def test_streamed_body_shorter_than_declared_length_raises_local_protocol_error() -> None:
+    async def parts() -> AsyncIterator[bytes]:
+        yield b"abc"
+
+    async with (
+        raw_server(echo_length) as server,
+        httpx.AsyncClient(transport=AsyncPoolTransport()) as client,
+    ):
+        with pytest.raises(httpx.LocalProtocolError):
+            await client.post(server.url, content=parts(), headers={"Content-Length": "6"})
+        assert client._transport.slots.in_use == 0  # type: ignore[attr-defined]
+
+
+async def test_error_raised_by_body_iterator_propagates_and_releases_the_slot() -> None:
+    async def parts() -> AsyncIterator[bytes]:
+        yield b"abc"
+        raise ValueError("source failed")
+
+    transport = AsyncPoolTransport()
+    async with (
+        raw_server(echo_length) as server,
+        httpx.AsyncClient(transport=transport) as client,
+    ):
+        with pytest.raises(ValueError, match="source failed"):
+            await client.post(server.url, content=parts())
+        assert transport.slots.in_use == 0
+        assert (await client.post(server.url, content=b"ok")).text == "2"
+
+
+async def test_streamed_upload_waits_for_a_slow_server_instead_of_buffering() -> None:
+    chunk = b"u" * 65536
+    total_chunks = 1536  # 96 MiB on offer
+    produced = 0
+
+    async def parts() -> AsyncIterator[bytes]:
+        nonlocal produced
+        for _ in range(total_chunks):
+            produced += len(chunk)
+            yield chunk
+
+    async def handler(peer: Peer) -> None:
+        # Read nothing more until the producer has stalled (its count stops moving), then drain.
+        await peer.read_some()
+        last = -1
+        while produced != last or not produced:
+            last = produced
+            await anyio.sleep(0.2)
+        stalled_at = produced
+        request = await peer.read_request()
+        assert request is not None
+        await peer.send(response(f"{stalled_at} {len(request.body)}".encode()))
+
+    async with (
+        raw_server(handler) as server,
+        httpx.AsyncClient(transport=AsyncPoolTransport(), timeout=60) as client,
+    ):
+        got = await client.post(server.url, content=parts())
+    stalled_at, received = map(int, got.text.split())
+    assert received == len(chunk) * total_chunks
+    # Only the socket buffers (a few MiB on loopback) may run ahead of the server.
+    assert stalled_at < 48 * 1024 * 1024
