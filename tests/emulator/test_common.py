@@ -209,3 +209,11 @@ def test_required_field_sent_as_null_is_400(
     response = http.post(path, json=body, headers=secret(emulator))
     assert response.status_code == 400
     assert response.json()["details"]["fieldErrors"] == {field: ["Required"]}
+
+
+@pytest.mark.parametrize("path", ["/cache/nope", "/v2/cache/get", "/"])
+def test_unknown_route_is_404_not_found(http: httpx.Client, emulator: Emulator, path: str) -> None:
+    response = http.post(emulator.origin + ("/v1" if path.startswith("/cache") else "") + path)
+    assert response.status_code == 404
+    assert response.json()["code"] == "NOT_FOUND"
+    assert response.headers["X-Request-ID"].startswith("req_")
