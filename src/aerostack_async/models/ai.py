@@ -27,8 +27,8 @@ Role = Literal["system", "user", "assistant"]
 DEFAULT_MODEL = "@cf/meta/llama-3-8b-instruct"
 
 
-class ChatMessage(Model, kw_only=True):
-    """One message of a conversation."""
+class ChatMessage(Model, kw_only=True, omit_defaults=False):
+    """One message of a conversation (role and content are always sent, for upstream models)."""
 
     role: str = "user"
     content: str = ""
