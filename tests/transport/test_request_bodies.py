@@ -94,17 +94,20 @@ async def test_streamed_body_shorter_than_declared_length_raises_local_protocol_
         assert client._transport.slots.in_use == 0  # type: ignore[attr-defined]
 
 
-async def test_error_raised_by_body_iterator_propagates_and_releases_the_slot() -> None:
+@pytest.mark.parametrize("error", [ValueError, FileNotFoundError])
+async def test_error_raised_by_body_iterator_propagates_and_releases_the_slot(
+    error: type[Exception],
+) -> None:
     async def parts() -> AsyncIterator[bytes]:
         yield b"abc"
-        raise ValueError("source failed")
+        raise error("source failed")
 
     transport = AsyncPoolTransport()
     async with (
         raw_server(echo_length) as server,
         httpx.AsyncClient(transport=transport) as client,
     ):
-        with pytest.raises(ValueError, match="source failed"):
+        with pytest.raises(error, match="source failed"):
             await client.post(server.url, content=parts())
         assert transport.slots.in_use == 0
         assert (await client.post(server.url, content=b"ok")).text == "2"

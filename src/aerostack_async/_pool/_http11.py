@@ -116,7 +116,12 @@ async def _send_request(
     event: h11.Request,
     scope: anyio.CancelScope,
     write_timeout: float | None,
-) -> None:
+) -> BaseException | None:
+    """Send the request; return the socket error that stopped it, if one did.
+
+    Only the socket's own failures are returned: an exception from the body's producer (a file
+    that cannot be read) propagates as it is.
+    """
     body = request.stream
     if isinstance(body, httpx.ByteStream):
         try:
@@ -124,21 +129,27 @@ async def _send_request(
         except httpx.RequestNotRead:
             content = b"".join([chunk async for chunk in body])
         head = h.send(event) or b""
-        if len(content) <= ONE_WRITE_LIMIT:
-            # Head, body and framing in one write: one syscall, one packet.
-            if content:
-                head += h.send(h11.Data(data=content)) or b""
-            await stream.send(head + (h.send(_EOM) or b""))
-        else:
-            await stream.send(head)
-            await stream.send(h.send(h11.Data(data=content)) or b"")
-            await stream.send(h.send(_EOM) or b"")
-        return
+        try:
+            if len(content) <= ONE_WRITE_LIMIT:
+                # Head, body and framing in one write: one syscall, one packet.
+                if content:
+                    head += h.send(h11.Data(data=content)) or b""
+                await stream.send(head + (h.send(_EOM) or b""))
+            else:
+                await stream.send(head)
+                await stream.send(h.send(h11.Data(data=content)) or b"")
+                await stream.send(h.send(_EOM) or b"")
+        except _IO_ERRORS as exc:
+            return exc
+        return None
     # A streamed body: each chunk is written (awaiting the socket: back-pressure) before the next
     # is asked for. The write timeout covers the writes, not the wait for the producer.
-    await stream.send(h.send(event) or b"")
-    scope.deadline = math.inf
     assert isinstance(body, httpx.AsyncByteStream), "a sync request body under an async transport"
+    try:
+        await stream.send(h.send(event) or b"")
+    except _IO_ERRORS as exc:
+        return exc
+    scope.deadline = math.inf
     chunks = body.__aiter__()
     try:
         async for chunk in chunks:
@@ -146,7 +157,10 @@ async def _send_request(
                 data = h.send(h11.Data(data=chunk)) or b""
                 if write_timeout is not None:
                     scope.deadline = anyio.current_time() + write_timeout
-                await stream.send(data)
+                try:
+                    await stream.send(data)
+                except _IO_ERRORS as exc:
+                    return exc
                 scope.deadline = math.inf
     finally:
         # Left early (a failed write): finalise the producer now, in this task, not at GC.
@@ -155,7 +169,11 @@ async def _send_request(
             await aclose()
     if write_timeout is not None:
         scope.deadline = anyio.current_time() + write_timeout
-    await stream.send(h.send(_EOM) or b"")
+    try:
+        await stream.send(h.send(_EOM) or b"")
+    except _IO_ERRORS as exc:
+        return exc
+    return None
 
 
 async def exchange(
@@ -181,11 +199,9 @@ async def exchange(
         with scope:
             if write_timeout is not None:
                 scope.deadline = anyio.current_time() + write_timeout
-            try:
-                await _send_request(h, stream, request, event, scope, write_timeout)
-            except _IO_ERRORS as exc:
-                # The server may have answered early (413 to a big upload) and closed: read it.
-                write_error = exc
+            # If the write failed, the server may have answered early (a 413 to a big upload)
+            # and closed: read on, and report the write error only if no response came.
+            write_error = await _send_request(h, stream, request, event, scope, write_timeout)
             reading = True
             scope.deadline = (
                 math.inf if read_timeout is None else anyio.current_time() + read_timeout
@@ -221,6 +237,8 @@ async def exchange(
     except h11.LocalProtocolError as exc:
         raise httpx.LocalProtocolError(str(exc), request=request) from exc
     except _IO_ERRORS as exc:
+        if not reading:
+            raise  # the body's producer failed: socket write errors were returned, not raised
         if not received:
             raise _no_response(request, reused, write_error, exc) from exc
         raise httpx.ReadError(_describe(exc), request=request) from exc
