@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import itertools
 import secrets
 import tempfile
 import time
@@ -183,15 +184,22 @@ async def queue(tour: Tour) -> None:
         step.result = f"{len(doomed):,} cancelled, {sum(statuses.values()):,} listed"
 
 
-async def _write_random_file(tour: Tour, path: Path, size: int) -> str:
-    """Write ``size`` random bytes to ``path`` a chunk at a time; their SHA-256."""
+async def _write_test_file(tour: Tour, path: Path, size: int) -> str:
+    """Write ``size`` bytes to ``path`` a chunk at a time, never all in memory; their SHA-256.
+
+    One random block, stamped with each chunk's number, so every chunk differs (a reordered
+    or repeated chunk changes the checksum) at disk speed rather than os.urandom's.
+    """
     digest = hashlib.sha256()
+    block = secrets.token_bytes(CHUNK)
     with tour.out.progress() as bar:
-        task = bar.add_task("write  ", total=size)
+        task = bar.add_task("write   ", total=size)
         async with await anyio.open_file(path, "wb") as file:
             written = 0
-            while written < size:
-                chunk = secrets.token_bytes(min(CHUNK, size - written))
+            for index in itertools.count():
+                if written >= size:
+                    break
+                chunk = (index.to_bytes(8, "big") + block[8:])[: size - written]
                 digest.update(chunk)
                 await file.write(chunk)
                 written += len(chunk)
@@ -214,7 +222,7 @@ async def storage(tour: Tour, folder: Path) -> None:
     key = f"demo/{tour.run_id}/random-{tour.args.size_mb}MiB.bin"
     label = f"{tour.args.size_mb:,} MiB"
     with tour.step(f"storage: generate a {label} file") as step:
-        expected = await _write_random_file(tour, source, size)
+        expected = await _write_test_file(tour, source, size)
         step.result = f"{source.name} written in 1 MiB chunks, sha256 {expected[:12]}…"
     with tour.step(f"storage: upload {label}") as step:
         with tour.out.progress() as bar:
