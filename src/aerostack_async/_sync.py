@@ -481,8 +481,12 @@ class SyncClient:
         loop.abandon()
 
     def __repr__(self) -> str:
-        state = "closed" if self._sync_loop.closed else "open"
-        return f"<{type(self).__name__} {state}>"
+        loop = self._sync_loop
+        if loop.closed:
+            return f"<{type(self).__name__} closed>"
+        if not loop.started:
+            return f"<{type(self).__name__} not started>"
+        return f"<{type(self).__name__} over {loop.root()!r}>"
 
 
 class Aerostack(_AerostackSurface, SyncClient):
