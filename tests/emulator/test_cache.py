@@ -10,7 +10,10 @@ from typing import Any
 import anyio
 import httpx
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
+from aerostack_async.server.routes.cache import _prefix_bounds
 from aerostack_async.testing import Emulator, run_emulator
 
 
@@ -311,3 +314,22 @@ def test_keys_is_capped_at_10000_and_says_truncated(private: httpx.Client) -> No
     assert len(result["keys"]) == 10_000
     assert result["truncated"] is True
     call(private, "flush", prefix="cap:")
+
+
+# Text without surrogates: what UTF-8 (and so SQLite) can hold. Code-point order is UTF-8 order.
+_text = st.text(st.characters(exclude_categories=("Cs",)), max_size=6)
+
+
+@given(prefix=_text, key=_text)
+def test_prefix_range_holds_exactly_the_keys_with_that_prefix(prefix: str, key: str) -> None:
+    low, high = _prefix_bounds(prefix)
+    in_range = low <= key and (high is None or key < high)
+    assert in_range == key.startswith(prefix)
+
+
+@given(prefix=st.sampled_from(["a\U0010ffff", "\U0010ffff", "\ud7ff", "z"]), tail=_text)
+def test_prefix_range_handles_the_edges_of_unicode(prefix: str, tail: str) -> None:
+    low, high = _prefix_bounds(prefix)
+    key = prefix + tail
+    assert low <= key
+    assert high is None or key < high
