@@ -7,8 +7,8 @@ Example::
     async with AsyncAerostack(api_key="sk_...") as client:
         await client.cache.set("greeting", "hello")
 
-``Aerostack`` is the same client for synchronous code; ``errors`` holds the error tree and
-``models`` the request and response types.
+``Aerostack`` is the same client for synchronous code, ``SDK`` the seed SDK's interface on
+top of it; ``errors`` holds the error tree and ``models`` the request and response types.
 """
 
 from __future__ import annotations
@@ -30,8 +30,10 @@ from .resources import Pages
 
 if TYPE_CHECKING:
     from ._sync import Aerostack
+    from .compat import SDK
 
 __all__ = [
+    "SDK",
     "APIConnectionError",
     "APIStatusError",
     "APITimeoutError",
@@ -51,9 +53,13 @@ __all__ = [
 
 
 def __getattr__(name: str) -> Any:
-    # The sync facade starts a loop thread machinery; import it only when asked for.
+    # The sync facade and the seed interface bring loop-thread machinery: import them on use.
     if name == "Aerostack":
         from ._sync import Aerostack
 
         return Aerostack
+    if name == "SDK":
+        from .compat import SDK
+
+        return SDK
     raise AttributeError(f"module 'aerostack_async' has no attribute {name!r}")
