@@ -185,12 +185,19 @@ class _LoopThread:
             return
         self.closed = True
         try:
-            portal.start_task_soon(portal.stop, True)
+            portal.start_task_soon(self._shut_down, portal)
         except RuntimeError:
             return
         # Keep the portal's context manager from being finalised (which would join the thread
         # from inside the garbage collector); the thread ends by itself once the loop stops.
         _ABANDONED.append(self._portal_cm)
+
+    async def _shut_down(self, portal: BlockingPortal) -> None:
+        # On the loop, for ``abandon``: close the root (its connections), then end the loop.
+        try:
+            await self._exit_root()
+        finally:
+            await portal.stop(cancel_remaining=True)
 
 
 _ABANDONED: Final[list[object]] = []

@@ -41,7 +41,7 @@ def recording_server() -> Iterator[RecordingServer]:
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     record.base_url = f"http://127.0.0.1:{server.server_address[1]}/v1"
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
     thread.start()
     try:
         yield record

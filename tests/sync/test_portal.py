@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gc
 import threading
+import time
 from collections.abc import Iterator
 
 import anyio
@@ -215,3 +216,13 @@ def test_call_from_a_worker_thread_of_a_running_loop_works(backend: str) -> None
 def test_generic_async_iterator_object_iterates_and_keeps_its_methods(toy: SyncClient) -> None:
     assert list(toy.lister.names()) == ["a", "b"]
     assert toy.lister.names().collect() == ["a", "b"]
+
+
+def test_garbage_collected_open_client_closes_its_root_on_the_loop() -> None:
+    with pytest.warns(ResourceWarning):
+        _drop_an_open_client()
+    root = Toy.instances[-1]
+    deadline = time.monotonic() + 30
+    while not root.exited and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert root.exited
