@@ -98,6 +98,7 @@ class Transport:
 
     __slots__ = (
         "_base_url",
+        "_default_headers",
         "_extensions",
         "_headers",
         "_http",
@@ -137,7 +138,8 @@ class Transport:
                 "Content-Type": "application/json",
             }
         )
-        for name, value in (default_headers or {}).items():
+        self._default_headers = dict(default_headers or {})
+        for name, value in self._default_headers.items():
             if name.lower() in _PROTECTED:
                 raise ConfigurationError(f"default_headers may not set {name}")
             headers[name] = value
@@ -169,14 +171,7 @@ class Transport:
         default_headers: Mapping[str, str] | None = None,
     ) -> Transport:
         """A transport with some settings changed, on the same pool."""
-        extra = {
-            name: value
-            for name, value in self._headers.items()
-            if name.lower()
-            not in ("host", "user-agent", "accept", "content-type", _KEY_HEADER.lower())
-        }
-        if default_headers:
-            extra.update(default_headers)
+        extra = {**self._default_headers, **(default_headers or {})}
         return Transport(
             self._http,
             base_url=base_url or self._base_url,
@@ -268,9 +263,9 @@ class Transport:
 
         total = timeout.total
         if total is None:
-            return await self._with_retries(attempt, retry, None)
+            return await self._with_retries(attempt, retry, None, path)
         with anyio.move_on_after(total) as scope:
-            return await self._with_retries(attempt, retry, time.monotonic() + total)
+            return await self._with_retries(attempt, retry, time.monotonic() + total, path)
         if scope.cancelled_caught:
             raise APITimeoutError(f"{method} {path}: no response within the {total} s deadline")
         raise AssertionError("unreachable")  # pragma: no cover
@@ -280,6 +275,7 @@ class Transport:
         attempt: Callable[[], Awaitable[httpx.Response]],
         policy: RetryPolicy | None,
         deadline: float | None,
+        path: str,
     ) -> httpx.Response:
         try:
             return await attempt()
@@ -307,7 +303,9 @@ class Transport:
                     failure, first = first, None
                     raise failure
                 if logger.isEnabledFor(logging.INFO):
-                    logger.info("retrying (attempt %d of %d)", retry_attempt.num, policy.attempts)
+                    logger.info(
+                        "retrying %s (attempt %d of %d)", path, retry_attempt.num, policy.attempts
+                    )
                 return await attempt()
         raise AssertionError("unreachable")  # pragma: no cover
 
