@@ -117,6 +117,27 @@ def test_utf8_character_split_across_chunks() -> None:
     assert decoder.feed(raw[7:]) == [E("✓")]
 
 
+def test_many_frames_in_one_read_with_an_unfinished_one_after() -> None:
+    decoder = SSEDecoder()
+    assert decoder.feed(b"data: a\n\ndata: b\n\ndata: c") == [E("a"), E("b")]
+    assert decoder.feed(b"\n\n") == [E("c")]
+
+
+def test_many_frames_in_one_read_with_a_multi_line_tail() -> None:
+    decoder = SSEDecoder()
+    assert decoder.feed(b"data: a\n\ndata: b\ndata: c") == [E("a")]
+    assert decoder.feed(b"\n\n") == [E("b\nc")]
+
+
+def test_many_frames_in_one_read_mixing_fields_take_the_general_path() -> None:
+    decoder = SSEDecoder()
+    assert decoder.feed(b"data: a\n\nid: 4\ndata: b\n\ndata:c\n\n") == [
+        E("a"),
+        E("b", id="4"),
+        E("c", id="4"),
+    ]
+
+
 def test_empty_chunks_change_nothing() -> None:
     decoder = SSEDecoder()
     assert decoder.feed(b"data: a\r") == []

@@ -8,9 +8,10 @@ and an event is dispatched only at a blank line and only when it has data. It wo
 a UTF-8 character split across chunks needs no special care; values are decoded with
 replacement characters, as the spec asks.
 
-The hot path is a stream of ``data: <json>\\n\\n`` frames (every chat API): the buffer is kept
-with ``\\n`` line endings only, so complete events are found with one ``bytes.split(b"\\n\\n")``
-and a single-line ``data:`` block becomes an event without any per-line work.
+The hot path is a stream of ``data: <json>\n\n`` frames (every chat API). The buffer only ever
+holds ``\n`` line endings, so a read holding exactly one frame becomes one event after a single
+scan, and a read holding many is split once on ``\n`` and checked for the all-``data:`` shape
+with C-level loops; anything else takes the general line-by-line path.
 
 Example::
 
@@ -21,6 +22,8 @@ Example::
 """
 
 from __future__ import annotations
+
+from itertools import repeat
 
 import msgspec
 
@@ -93,23 +96,34 @@ class SSEDecoder:
             pending.append(chunk)
             chunk = b"".join(pending)
             pending.clear()
-        blocks = chunk.split(b"\n\n")
-        tail = blocks.pop()
+        end = chunk.rfind(b"\n\n")
+        if end < 0:
+            pending.append(chunk)  # no blank line yet: nothing to dispatch
+            self._tail_lf = chunk[-1] == _LF
+            return []
+        tail = chunk[end + 2 :]
         if tail:
             pending.append(tail)
             self._tail_lf = tail[-1] == _LF
         else:
             self._tail_lf = False
+        # Fast path: the complete part is nothing but "data: <line>\n\n" blocks. Splitting on
+        # "\n" (much cheaper than on "\n\n") gives [data, b"", data, b"", ...] exactly then,
+        # and that shape is checked with C-level loops, not block by block in Python.
+        lines = chunk.split(b"\n")
+        del lines[len(lines) - tail.count(b"\n") - 1 :]
+        data_lines = lines[0::2]
+        if lines[1::2].count(b"") == len(data_lines) and all(
+            map(bytes.startswith, data_lines, repeat(b"data: "))
+        ):
+            last_id = self.last_event_id
+            return [
+                ServerSentEvent(line[6:].decode("utf-8", "replace"), "message", last_id)
+                for line in data_lines
+            ]
         events: list[ServerSentEvent] = []
-        for block in blocks:
-            if block.find(b"\n") < 0 and block[:6] == b"data: ":
-                # The common frame: one data line and nothing else.
-                events.append(
-                    ServerSentEvent(
-                        block[6:].decode("utf-8", "replace"), "message", self.last_event_id
-                    )
-                )
-            elif block:
+        for block in chunk[:end].split(b"\n\n"):
+            if block:
                 event = self._parse_block(block)
                 if event is not None:
                     events.append(event)
