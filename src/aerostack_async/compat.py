@@ -22,6 +22,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Final, TypedDict, TypeVar
 
+import anyio.lowlevel
 import msgspec
 
 from ._options import CallOptions, RetryPolicy, Unpack
@@ -289,6 +290,7 @@ class SDK:
             async_core["http_client"] = async_client
         self._async_core_kwargs = async_core
         self._async_core: AsyncAerostack | None = None
+        self._async_loop: object = None
         self._loop = _LoopThread(
             lambda: _new_core(sync_core), backend="asyncio", backend_options=None, owner="SDK"
         )
@@ -330,8 +332,12 @@ class SDK:
     async def _arun(self, operation: _Operation[T], request: object, options: SeedCallOptions) -> T:
         server_url, call = self._call_options(options)
         core = self._async_core
-        if core is None:
+        loop = anyio.lowlevel.current_token().native_token
+        if core is None or loop is not self._async_loop:
+            # Connections belong to the loop that opened them: a script that calls
+            # asyncio.run() twice with one SDK gets a fresh pool on the second loop.
             core = self._async_core = _new_core(self._async_core_kwargs)
+            self._async_loop = loop
         return await _on(core, server_url, operation, request, call)
 
     # -- lifecycle ---------------------------------------------------------------------------
@@ -342,7 +348,7 @@ class SDK:
 
     async def aclose(self) -> None:
         """Close the async side's connections (the ones ``_async`` operations used)."""
-        core, self._async_core = self._async_core, None
+        core, self._async_core, self._async_loop = self._async_core, None, None
         if core is not None:
             await core.aclose()
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import AsyncIterator, Iterator
 
@@ -186,3 +187,14 @@ def test_sync_sdk_is_lazy_and_closes_twice(emulator: Emulator) -> None:
     sdk.cache.cache_get(request={"key": "k"})
     sdk.close()
     sdk.close()
+
+
+def test_async_operations_work_across_two_asyncio_runs(emulator: Emulator) -> None:
+    sdk = SDK(api_key_auth=emulator.api_key, server_url=emulator.base_url)
+
+    async def main() -> bool:
+        async with sdk:
+            return (await sdk.cache.cache_get_async(request={"key": unique("k")})).exists
+
+    assert asyncio.run(main()) is False
+    assert asyncio.run(main()) is False
