@@ -290,3 +290,31 @@ async def test_one_shot_stream_is_not_retried_once_bytes_were_sent() -> None:
         with pytest.raises(APIConnectionError):
             await client.storage.upload("k/data.bin", pieces(DATA))
     assert len(server.requests) == 1
+
+
+# --- framing: exact Content-Length when the size is known, chunked when it is not ------------
+
+
+async def accept_upload(conn: Connection) -> None:
+    while True:
+        await conn.read_request()
+        await conn.send(http_response(b'{"url": "http://example.invalid/x"}'))
+
+
+@pytest.mark.parametrize("kind", ["bytes", "path", "file-object"])
+async def test_known_size_is_sent_with_its_exact_content_length(tmp_path: Path, kind: str) -> None:
+    async with serve(accept_upload) as server, client_for(server.base_url, "sk_x") as client:
+        await client.storage.upload("k/data.bin", make_source(kind, tmp_path))
+    (request,) = server.requests
+    assert "transfer-encoding" not in request.headers
+    assert request.headers["content-length"] == str(len(request.body))
+    parts = parse_multipart(request.headers["content-type"], request.body)
+    assert hashlib.sha256(parts["file"].data).hexdigest() == DIGEST
+
+
+async def test_stream_of_unknown_size_is_sent_chunked() -> None:
+    async with serve(accept_upload) as server, client_for(server.base_url, "sk_x") as client:
+        await client.storage.upload("k/data.bin", pieces(DATA))
+    (request,) = server.requests
+    assert request.headers.get("transfer-encoding") == "chunked"
+    assert "content-length" not in request.headers

@@ -425,21 +425,7 @@ async def upload_object(
             _UPLOAD_RESULT,
             mutating=True,
             options=call_options,
-            headers=_request_headers(upload),
+            headers=upload.headers,
         )
     finally:
         await upload.aclose()
-
-
-# The transport builds its httpx.Request before applying our headers, so an async-iterable body
-# already carries "Transfer-Encoding: chunked"; adding Content-Length too would frame it both
-# ways, which servers rightly refuse. Until the transport drops Transfer-Encoding when a
-# Content-Length is given, the body goes chunked (its exact length is still known and tested).
-_SEND_CONTENT_LENGTH = False
-
-
-def _request_headers(upload: MultipartUpload) -> dict[str, str]:
-    headers = upload.headers
-    if not _SEND_CONTENT_LENGTH:
-        headers.pop("Content-Length", None)
-    return headers
