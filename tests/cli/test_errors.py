@@ -53,7 +53,7 @@ def test_invalid_input_is_refused_before_anything_is_sent(cli: Cli) -> None:
     # A key over 512 bytes: the client refuses it; no server is even needed.
     ran = cli("cache", "get", "k" * 600, "--base-url", "http://127.0.0.1:9/v1", "--api-key", "sk")
 
-    assert ran.status == 1
+    assert ran.status == 2
     assert "512 bytes" in ran.err
     assert "no response" not in ran.err
 

@@ -70,7 +70,7 @@ async def cache_get(args: argparse.Namespace, out: Output) -> int:
     async with open_client(args) as client:
         answer = await client.cache.get(args.key)
     if not answer.exists:
-        out.console.print(f"(no value under {args.key!r})", style="dim")
+        out.note(f"(no value under {args.key!r})")
         return 1
     out.raw(format_value(answer.value) + "\n")
     return 0
@@ -167,10 +167,13 @@ async def chat(args: argparse.Namespace, out: Output) -> None:
     history: list[ChatMessage] = []
     if args.system:
         history.append(ChatMessage(role="system", content=args.system))
+    interactive = args.message is None and sys.stdin.isatty()
     async with open_client(args) as client:
 
         async def turn(text: str) -> None:
             history.append(ChatMessage(role="user", content=text))
+            if interactive:
+                out.print("[bold]ai>[/bold] ", end="")
             async with client.ai.chat_stream(
                 history, model=args.model, max_tokens=args.max_tokens
             ) as stream:
@@ -183,7 +186,6 @@ async def chat(args: argparse.Namespace, out: Output) -> None:
         if args.message is not None:
             await turn(args.message)
             return
-        interactive = sys.stdin.isatty()
         if interactive:
             out.print("[dim]Type a message and press Enter; Ctrl-D to quit.[/dim]")
         async with _StdinLines() as lines:

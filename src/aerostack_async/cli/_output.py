@@ -58,10 +58,15 @@ class Output:
             raise CLIError(RICH_HINT, exit_code=2) from None
         # highlight=False: rich would otherwise colour numbers and quotes inside our text.
         self.console: Console = Console(highlight=False)
+        self.notes: Console = Console(highlight=False, stderr=True)
 
     def print(self, *objects: Any, **options: Any) -> None:
         """Print text (rich markup allowed) or any rich renderable."""
         self.console.print(*objects, **options)
+
+    def note(self, text: str) -> None:
+        """A remark for the person at the terminal, on stderr (stdout stays pipeable)."""
+        self.notes.print(text, style="dim", markup=False)
 
     def raw(self, text: str) -> None:
         """Write text as is, with no newline or markup: streamed tokens."""

@@ -12,7 +12,13 @@ from collections.abc import Awaitable, Callable
 
 import anyio
 
-from ..errors import AerostackError, APIConnectionError, BatchError
+from ..errors import (
+    AerostackError,
+    APIConnectionError,
+    BatchError,
+    ConfigurationError,
+    InvalidRequestError,
+)
 from ._output import CLIError, Output, print_error
 
 __all__ = ["EXIT_INTERRUPTED", "Handler", "describe", "run_command"]
@@ -61,6 +67,9 @@ def run_command(handler: Handler, args: argparse.Namespace) -> int:
         if isinstance(exc, CLIError):
             print_error(str(exc))
             return exc.exit_code
+        if isinstance(exc, (InvalidRequestError, ConfigurationError)):
+            print_error(describe(exc))  # refused before anything was sent: a usage error
+            return 2
         if isinstance(exc, (AerostackError, OSError)):
             print_error(describe(exc, getattr(args, "resolved_base_url", None)))
             return 1
