@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from aerostack_async.testing import Emulator
+from aerostack_async.testing import Emulator, run_emulator
 
 from .conftest import Ran, run_process
 
@@ -44,3 +44,15 @@ def test_demo_starts_and_stops_its_own_emulator() -> None:
     assert "Started an emulator at http://127.0.0.1:" in ran.out
     assert "all steps:" in ran.out
     assert "Traceback" not in ran.err
+
+
+def test_a_failing_step_stops_the_demo_with_one_line(cli: Cli) -> None:
+    # This emulator refuses files over 1 MiB, so the 2 MiB upload step fails.
+    with run_emulator("--max-upload-bytes", str(2**20)) as small:
+        ran = cli("demo", *TINY, "--base-url", small.base_url, "--api-key", small.api_key)
+
+    assert ran.status == 1
+    assert ran.err.startswith("error: 413")
+    assert len(ran.err.strip().splitlines()) == 1
+    assert "storage: upload 2 MiB" in ran.out
+    assert "Summary" not in ran.out
