@@ -11,6 +11,7 @@ from aerostack_async.errors import (
     BadRequestError,
     ErrorResponse,
     NotFoundError,
+    PayloadTooLargeError,
     PermissionDeniedError,
     RateLimitError,
     ResponseValidationError,
@@ -88,13 +89,13 @@ async def _until_limited(client: AsyncAerostack) -> None:
         await client.cache.get("k")
 
 
-async def test_rate_limiting_is_a_rate_limit_error_with_retry_after() -> None:
+async def test_rate_limiting_is_a_rate_limit_error_with_retry_after(
+    make_client: ClientFactory,
+) -> None:
     with run_emulator("--rate-limit", "1") as limited:
-        async with AsyncAerostack(
-            api_key=limited.api_key, base_url=limited.base_url, retry=None
-        ) as client:
-            with pytest.raises(RateLimitError) as caught:
-                await _until_limited(client)
+        client = make_client(api_key=limited.api_key, base_url=limited.base_url, retry=None)
+        with pytest.raises(RateLimitError) as caught:
+            await _until_limited(client)
     error = caught.value
     assert (error.status_code, error.code) == (429, "RATE_LIMIT_EXCEEDED")
     assert error.retry_after is not None
@@ -172,3 +173,12 @@ async def test_a_redirect_is_not_followed_and_the_key_stays_home(
     assert caught.value.status_code == 307
     assert "redirect" in caught.value.message
     assert elsewhere.received == []
+
+
+async def test_a_body_over_the_server_limit_is_payload_too_large(
+    client: AsyncAerostack, unique: str
+) -> None:
+    with pytest.raises(PayloadTooLargeError) as caught:
+        await client.cache.set(f"{unique}:big", "x" * (11 * 2**20), retry=None)
+    assert caught.value.status_code == 413
+    assert not (await client.cache.get(f"{unique}:big")).exists
