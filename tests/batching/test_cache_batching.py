@@ -209,3 +209,17 @@ async def _cancel_after_first_chunk(
     with anyio.move_on_after(60) as scope:
         await client.cache.get_many(keys, concurrency=4, on_progress=stop)
     return reports, scope.cancelled_caught
+
+
+async def test_the_call_ttl_applies_to_entries_without_their_own(
+    client: AsyncAerostack, unique: str
+) -> None:
+    await client.cache.set_many(
+        [(f"{unique}:call", 1), {"key": f"{unique}:own", "value": 2, "ttl": 86_400}], ttl=600
+    )
+
+    expiry = {info.key: info.expiration async for info in client.cache.list(unique)}
+
+    assert expiry[f"{unique}:call"] is not None
+    assert expiry[f"{unique}:own"] is not None
+    assert expiry[f"{unique}:own"] - expiry[f"{unique}:call"] > 80_000
