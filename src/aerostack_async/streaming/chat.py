@@ -467,7 +467,9 @@ def open_chat_stream(
             "/ai/chat",
             content=body,
             headers=_SSE_REQUEST_HEADERS,
-            mutating=True,
+            # No Idempotency-Key: a chat has no side effect to protect, and a server never
+            # stores a stream to replay it, so the key would only cost the server a lookup.
+            mutating=False,
             options=options,
         )
 
