@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import json
+
 import anyio
+import httpx
 import pytest
 
 from aerostack_async import AsyncAerostack, Limits, Timeout
 from aerostack_async.batching import InvalidItemError
-from aerostack_async.errors import BatchError, InvalidRequestError
+from aerostack_async.errors import BatchError, InvalidRequestError, ResponseValidationError
 from aerostack_async.models import CacheEntry
 
 from .conftest import ClientFactory, CountingTransport
@@ -223,3 +226,19 @@ async def test_the_call_ttl_applies_to_entries_without_their_own(
     assert expiry[f"{unique}:call"] is not None
     assert expiry[f"{unique}:own"] is not None
     assert expiry[f"{unique}:own"] - expiry[f"{unique}:call"] > 80_000
+
+
+async def test_an_answer_for_other_keys_than_asked_is_refused() -> None:
+    def reversed_answer(request: httpx.Request) -> httpx.Response:
+        keys = json.loads(request.content)["keys"]
+        results = [{"key": key, "value": None, "exists": False} for key in reversed(keys)]
+        return httpx.Response(200, json={"results": results})
+
+    async with (
+        httpx.AsyncClient(transport=httpx.MockTransport(reversed_answer)) as http,
+        AsyncAerostack(api_key="sk_test", base_url="http://127.0.0.1:9/v1", http_client=http) as c,
+    ):
+        with pytest.raises(BatchError) as caught:
+            await c.cache.get_many(["a", "b", "c"])
+
+    assert isinstance(caught.value.__cause__, ResponseValidationError)

@@ -16,7 +16,7 @@ from ..batching import (
     per_call_options,
     run_prepared,
 )
-from ..errors import InvalidRequestError
+from ..errors import InvalidRequestError, ResponseValidationError
 from ..models import Success
 from ..models._base import decoder_for
 from ..models.cache import (
@@ -170,6 +170,11 @@ class Cache(Resource):
             answer: CacheGetManyResult = await self._transport.request(
                 "POST", "/cache/getMany", body, _GET_MANY, mutating=False, options=call_options
             )
+            # Results are matched to keys by position, so a reordered answer must not pass.
+            if [value.key for value in answer.results] != checked:
+                raise ResponseValidationError(
+                    "/cache/getMany answered for other keys than it was asked", path="$.results"
+                )
             return answer.results
 
         return await run_prepared(
