@@ -43,7 +43,7 @@ import httpx
 import msgspec
 import stamina
 
-from ._logging import logger
+from ._logging import logger, redact_key
 from ._options import CallOptions, RetryPolicy, Timeout, coerce_timeout
 from ._version import __version__
 from .errors import (
@@ -200,6 +200,7 @@ class Transport:
         try:
             return decoder.decode(response.content)
         except msgspec.DecodeError as exc:
+            _scrub(response)
             raise _validation_error(response, decoder, exc) from exc
 
     @asynccontextmanager
@@ -215,6 +216,7 @@ class Transport:
     ) -> AsyncIterator[httpx.Response]:
         """An open 2xx response, closed on exit; errors and retries happen before it is yielded."""
         response = await self._call(method, path, content, headers, mutating, options, True)
+        _scrub(response)
         try:
             yield response
         finally:
@@ -385,6 +387,7 @@ class Transport:
                 raise APIConnectionError(f"{method} {path}: reading the error: {exc}") from exc
             finally:
                 await response.aclose()
+        _scrub(response)
         status_error = _status_error(response)
         if logger.isEnabledFor(logging.INFO):
             logger.info("%s %s failed: %s", method, path, status_error)
@@ -402,6 +405,17 @@ class Transport:
 
     def __repr__(self) -> str:
         return f"Transport(base_url={self._base_url!r})"
+
+
+def _scrub(response: httpx.Response) -> None:
+    """Mask the key in the sent request's headers before the response reaches user code.
+
+    The request has gone out; what stays behind is reachable as ``error.raw_response.request``
+    or ``stream.response.request``, where it could be logged.
+    """
+    headers = response.request.headers
+    if _KEY_HEADER in headers:
+        headers[_KEY_HEADER] = redact_key(headers[_KEY_HEADER])
 
 
 def _timeout_extension(timeout: Timeout) -> dict[str, float | None]:

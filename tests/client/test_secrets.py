@@ -90,3 +90,14 @@ async def test_aerostack_log_debug_logs_requests_without_the_key(emulator: Emula
     assert done.returncode == 0, stderr
     assert "POST /cache/get -> 200" in stderr
     assert emulator.api_key not in stderr
+
+
+async def test_the_key_is_masked_in_the_request_an_error_carries(
+    make_client: ClientFactory,
+) -> None:
+    client = make_client(api_key="sk_wrong_key_0123456789")
+    with pytest.raises(AerostackError) as caught:
+        await client.cache.get("k")
+    raw = getattr(caught.value, "raw_response", None)
+    assert raw is not None
+    assert "sk_wrong_key_0123456789" not in str(dict(raw.request.headers))
