@@ -181,7 +181,7 @@ class AsyncAerostack:
         if retry is not _Keep and retry is not None and not isinstance(retry, RetryPolicy):
             raise ConfigurationError("retry must be a RetryPolicy or None")
         transport = self._transport.copy(
-            base_url=base_url.rstrip("/") if base_url else None,
+            base_url=_check_url(base_url, "base_url") if base_url is not None else None,
             api_key=_resolve_api_key(api_key) if api_key is not None else None,
             timeout=None if timeout is _Keep else coerce_timeout(timeout),  # type: ignore[arg-type]
             retry=retry,
@@ -261,19 +261,24 @@ def _resolve_base_url(environment: str, base_url: str | None, server_idx: int | 
     if base_url is not None and server_idx is not None:
         raise ConfigurationError("pass base_url or server_idx, not both")
     if base_url is not None:
-        if not isinstance(base_url, str) or not base_url:
-            raise ConfigurationError("base_url must be a non-empty string")
-        return base_url.rstrip("/")
+        return _check_url(base_url, "base_url")
     if server_idx is not None:
         if isinstance(server_idx, bool) or server_idx not in range(len(SERVERS)):
             raise ConfigurationError(f"server_idx must be 0 or 1, not {server_idx!r}")
         return SERVERS[server_idx]
     from_env = os.environ.get("AEROSTACK_BASE_URL")
     if from_env:
-        return from_env.rstrip("/")
+        return _check_url(from_env, "AEROSTACK_BASE_URL")
     try:
         return ENVIRONMENTS[environment]
     except KeyError:
         raise ConfigurationError(
             f"environment must be 'production' or 'local', not {environment!r}"
         ) from None
+
+
+def _check_url(value: object, name: str) -> str:
+    # Checked before the pool is built, so a bad URL leaves nothing half-made behind.
+    if not isinstance(value, str) or not value.startswith(("http://", "https://")):
+        raise ConfigurationError(f"{name} must be an absolute http(s) URL, not {value!r}")
+    return value.rstrip("/")

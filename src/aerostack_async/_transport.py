@@ -29,6 +29,7 @@ chunked) in ``headers``.
 
 from __future__ import annotations
 
+import inspect
 import logging
 import platform
 import re
@@ -397,7 +398,7 @@ class Transport:
         source = self._key
         assert callable(source)
         value = source()
-        if not isinstance(value, str):
+        if inspect.isawaitable(value):
             value = await value
         if not isinstance(value, str) or not value:
             raise ConfigurationError("the api_key callable must return a non-empty string")
