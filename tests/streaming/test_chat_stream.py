@@ -298,3 +298,15 @@ async def test_bad_stream_idle_is_rejected_before_sending(stream_idle: object) -
     async with AsyncAerostack(api_key="sk_x", base_url="http://127.0.0.1:9/v1") as client:
         with pytest.raises(ValueError, match="stream_idle"):
             client.ai.chat_stream(PROMPT, stream_idle=stream_idle)  # type: ignore[arg-type]
+
+
+async def test_done_ends_iteration_even_if_the_server_keeps_the_body_open() -> None:
+    async def handler(conn: Connection) -> None:
+        await conn.read_request()
+        await conn.send(SSE_HEAD + frame("hi", "stop") + chunk(b"data: [DONE]\n\n"))
+        await conn.stall()
+
+    async with serve(handler) as server, client_for(server.base_url, "sk_x") as client:
+        with anyio.fail_after(5):
+            async with client.ai.chat_stream(PROMPT, stream_idle=30) as stream:
+                assert await stream.get_final_text() == "hi"

@@ -64,6 +64,7 @@ DEFAULT_STREAM_IDLE = 60.0
 """Seconds a chat stream may go without an event before :class:`StreamIdleTimeout`."""
 
 _DONE = "[DONE]"
+_END_OF_BODY_WAIT = 0.25
 # Bytes of a wrong (non event-stream) body kept for the error message.
 _PROTOCOL_ERROR_BODY_LIMIT = 4096
 
@@ -286,7 +287,9 @@ class ChatStream:
         self._done = True
         self._events.clear()
         if not self._closed:
-            with anyio.move_on_after(min(self._idle, 5.0)):
+            # The end of the body normally follows [DONE] at once; never make the caller wait
+            # long for it (without it the connection is closed rather than kept alive).
+            with anyio.move_on_after(_END_OF_BODY_WAIT):
                 try:
                     async for _ in self._body:
                         break  # the server should have ended the body; do not wait for more
