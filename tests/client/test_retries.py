@@ -90,7 +90,7 @@ async def test_connection_refused_then_success_is_retried(make_client: ClientFac
         first_retry_scheduled.set()
 
     # The server comes up only once the first attempt has been refused and a retry scheduled.
-    policy = RetryPolicy(attempts=10, wait_initial=0.05, wait_max=0.2, wait_jitter=0.0)
+    policy = RetryPolicy(attempts=50, wait_initial=0.05, wait_max=0.2, wait_jitter=0.0)
     client = make_client(base_url=f"http://127.0.0.1:{port}/v1", retry=policy)
     hooks = stamina.instrumentation.get_on_retry_hooks()
     stamina.instrumentation.set_on_retry_hooks([*hooks, on_retry])
