@@ -32,6 +32,8 @@ import msgspec
 import sniffio
 from anyio.from_thread import BlockingPortal, start_blocking_portal
 
+from ._client import AsyncAerostack
+
 if TYPE_CHECKING:
     from typing_extensions import Self
 
@@ -496,6 +498,9 @@ class SyncClient:
         return f"<{type(self).__name__} over {loop.root()!r}>"
 
 
+_ASYNC_SIGNATURE: Final = inspect.signature(AsyncAerostack)
+
+
 class Aerostack(_AerostackSurface, SyncClient):
     """The blocking client: ``AsyncAerostack``'s whole surface, made synchronous.
 
@@ -522,9 +527,11 @@ class Aerostack(_AerostackSurface, SyncClient):
             backend_options: dict[str, Any] | None = None,
             **kwargs: Any,
         ) -> None:
-            def open_root() -> Any:
-                from ._client import AsyncAerostack
+            # A misspelt or missing argument fails here; values are checked on first use,
+            # when the async client is created on its loop.
+            _ASYNC_SIGNATURE.bind(*args, **kwargs)
 
+            def open_root() -> Any:
                 return AsyncAerostack(*args, **kwargs)
 
             SyncClient.__init__(self, open_root, backend=backend, backend_options=backend_options)

@@ -221,3 +221,8 @@ def test_bad_configuration_is_reported_on_first_use() -> None:
     with pytest.raises(errors.ConfigurationError):
         fresh.cache.get("x")
     fresh.close()
+
+
+def test_unknown_argument_is_a_type_error_at_construction() -> None:
+    with pytest.raises(TypeError, match="api_kee"):
+        Aerostack(api_kee="sk_x")  # type: ignore[call-arg]
