@@ -162,11 +162,11 @@ async def test_extra_headers_cannot_replace_the_key(client: AsyncAerostack) -> N
         await client.cache.get("k", extra_headers={"X-Aerostack-Key": "sk_other"})
 
 
-async def test_a_per_call_timeout_bounds_a_silent_server(make_client: ClientFactory) -> None:
+async def test_a_per_call_read_timeout_bounds_a_silent_server(make_client: ClientFactory) -> None:
     async with scripted_server(Reply(hang=True)) as server:
         client = make_client(base_url=server.base_url, retry=None)
         with pytest.raises(APITimeoutError):
-            await client.cache.get("k", timeout=0.2)
+            await client.cache.get("k", timeout=Timeout(read=0.2))
 
 
 async def test_the_total_deadline_stops_the_retries(make_client: ClientFactory) -> None:
