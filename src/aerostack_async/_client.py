@@ -62,7 +62,8 @@ class AsyncAerostack:
       and write, 10 s for a pooled connection, 120 s for a whole call with its retries).
     - ``retry``: a :class:`RetryPolicy` (default: 3 attempts) or ``None`` for no retries.
     - ``limits``: the pool's :class:`Limits`; ``http2``: use HTTP/2 (needs the ``h2`` package).
-    - ``http_client``: your own ``httpx.AsyncClient``; it is used as is and never closed by us.
+    - ``http_client``: your own ``httpx.AsyncClient`` (its headers are sent too); it is never
+      closed by us.
     - ``default_headers``: headers sent with every request.
 
     Use it as ``async with AsyncAerostack(...) as client`` or call :meth:`aclose`. A client
@@ -129,6 +130,7 @@ class AsyncAerostack:
             retry=retry,
             default_headers=default_headers,
             apply_timeout=owns_http or timeout_given,
+            inherit_headers=not owns_http,
         )
         self._key_display = redact_key(key) if isinstance(key, str) else "<callable>"
         self._bind(transport)

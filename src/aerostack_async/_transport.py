@@ -74,6 +74,7 @@ _KEY_HEADER = "X-Aerostack-Key"
 # Headers a caller's extra_headers may not replace: they carry the key or frame the body.
 _PROTECTED = frozenset({"x-aerostack-key", "authorization", "host", "content-length"})
 _RETRY_STATUSES = frozenset({408, 429})
+_HTTPX_DEFAULTS = frozenset({("accept", "*/*")})
 _MAX_IDEMPOTENCY_KEY = 255
 _JSON_PATH = re.compile(r"at `(\$[^`]*)`")
 
@@ -103,6 +104,7 @@ class Transport:
         "_extensions",
         "_headers",
         "_http",
+        "_inherit_headers",
         "_key",
         "_key_is_static",
         "_retry",
@@ -120,8 +122,10 @@ class Transport:
         retry: RetryPolicy | None,
         default_headers: Mapping[str, str] | None = None,
         apply_timeout: bool = True,
+        inherit_headers: bool = False,
     ) -> None:
         self._http = http
+        self._inherit_headers = inherit_headers
         self._base_url = base_url.rstrip("/")
         self._key = api_key
         self._key_is_static = isinstance(api_key, str)
@@ -140,6 +144,16 @@ class Transport:
             }
         )
         self._default_headers = dict(default_headers or {})
+        if inherit_headers:
+            # A caller's own client may carry headers of its own (a tracing header, a proxy
+            # token); keep them, except httpx's generic defaults that ours replace.
+            for name, value in http.headers.items():
+                lowered = name.lower()
+                if lowered in _PROTECTED or (lowered, value) in _HTTPX_DEFAULTS:
+                    continue
+                if lowered == "user-agent" and value.startswith("python-httpx/"):
+                    continue
+                headers[name] = value
         for name, value in self._default_headers.items():
             if name.lower() in _PROTECTED:
                 raise ConfigurationError(f"default_headers may not set {name}")
@@ -181,6 +195,7 @@ class Transport:
             retry=self._retry if retry is _Keep else retry,  # type: ignore[arg-type]
             default_headers=extra,
             apply_timeout=bool(self._extensions) or timeout is not None,
+            inherit_headers=self._inherit_headers,
         )
 
     # -- the public hooks -------------------------------------------------------------------

@@ -177,3 +177,17 @@ async def test_the_total_deadline_stops_the_retries(make_client: ClientFactory) 
         with pytest.raises((APITimeoutError, InternalServerError)):
             await client.cache.get("k", timeout=Timeout(total=0.5))
     assert len(server.received) < 100
+
+
+async def test_headers_of_a_caller_supplied_http_client_are_sent(
+    make_client: ClientFactory,
+) -> None:
+    async with (
+        scripted_server(Reply(200, OK_GET)) as server,
+        httpx.AsyncClient(headers={"X-Trace": "abc"}) as http,
+    ):
+        client = make_client(base_url=server.base_url, http_client=http)
+        await client.cache.get("k")
+    headers = server.received[0].headers
+    assert headers["x-trace"] == "abc"
+    assert headers["user-agent"].startswith("aerostack-async/")
