@@ -17,6 +17,7 @@ and errors are the core's classes, which the seed's names alias.
 
 from __future__ import annotations
 
+import enum
 import logging
 from collections.abc import Awaitable, Callable, Mapping
 from types import TracebackType
@@ -102,10 +103,21 @@ def _as_mapping(name: str, value: object) -> Mapping[str, Any]:
         return msgspec.structs.asdict(value)
     dump = getattr(value, "model_dump", None)
     if callable(dump):
-        dumped = dump(exclude_none=True)
+        dumped = _without_enums(dump(exclude_none=True))
         if isinstance(dumped, Mapping):
             return dumped
     raise InvalidArgumentTypeError(f"{name} must be a dict, not {type(value).__name__}")
+
+
+def _without_enums(value: Any) -> Any:
+    # A seed model's dump keeps its enums (``Role.USER``); the core wants their plain values.
+    if isinstance(value, enum.Enum):
+        return value.value
+    if isinstance(value, dict):
+        return {k: _without_enums(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_without_enums(v) for v in value]
+    return value
 
 
 def _fields(

@@ -198,3 +198,18 @@ def test_async_operations_work_across_two_asyncio_runs(emulator: Emulator) -> No
 
     assert asyncio.run(main()) is False
     assert asyncio.run(main()) is False
+
+
+def test_seed_model_objects_are_accepted_as_requests(sdk: SDK) -> None:
+    from aerostack import models as seed_models
+
+    invoked = sdk.services.services_invoke(
+        request=seed_models.ServicesInvokeRequestBody(service_name="echo", data={"a": 1})
+    )
+    assert invoked.success
+    chat = sdk.ai.ai_chat(
+        request=seed_models.AiChatRequestBody(
+            messages=[seed_models.Messages(role=seed_models.Role.SYSTEM, content="be brief")]
+        )
+    )
+    assert chat.response
