@@ -299,7 +299,7 @@ class SDK:
         sync_core = dict(core, default_headers=_headers_of(client))
         async_core = dict(core, default_headers=_headers_of(async_client))
         if async_client is not None:
-            async_core["http_client"] = async_client
+            async_core["http_client"] = _as_core_http_client(async_client)
         self._async_core_kwargs = async_core
         self._async_core: AsyncAerostack | None = None
         self._async_loop: object = None
@@ -445,6 +445,31 @@ def _headers_of(client: object) -> dict[str, str]:
     if not isinstance(headers, Mapping):
         return {}
     return {k: v for k, v in headers.items() if k.lower() not in _OWN_HEADERS}
+
+
+class _SeedClientWrapper:
+    """A seed-style ``AsyncHttpClient`` (only ``send``) given the ``headers`` the core reads.
+
+    The seed's protocol asked for ``send`` and ``build_request`` only, so a wrapper written
+    for it (the README's ``CustomClient``) may have no ``headers``; its headers, if any, are
+    whatever its ``send`` adds.
+    """
+
+    __slots__ = ("_client", "headers")
+
+    def __init__(self, client: Any) -> None:
+        self._client = client
+        self.headers: dict[str, str] = {}
+
+    async def send(self, request: Any, **kwargs: Any) -> Any:
+        """Send through the wrapped client."""
+        return await self._client.send(request, **kwargs)
+
+
+def _as_core_http_client(client: Any) -> Any:
+    if not callable(getattr(client, "send", None)):
+        raise ConfigurationError("async_client must have an async send() (an httpx.AsyncClient)")
+    return client if hasattr(client, "headers") else _SeedClientWrapper(client)
 
 
 class _ForwardToLogger(logging.Handler):
