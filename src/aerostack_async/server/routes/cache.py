@@ -2,8 +2,9 @@
 
 Values are stored as their JSON text, so any JSON value round-trips exactly. A TTL becomes an
 absolute expiry time: reads ignore expired entries at once, and a background sweep deletes
-them. Every operation on several keys, and ``increment``, runs in one transaction under the
-store's lock, so it is atomic.
+them. Single-request operations go through a :class:`~._coalesce.Coalescer`, which runs the
+ones that arrive together in one worker-thread trip; each runs in its own savepoint under the
+store's lock, so every operation — ``increment`` and the many-key ones included — is atomic.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from .._app import Call, Operation, RouteModule
 from .._errors import ApiError, validation_error
 from .._state import ServerState
 from .._validation import Body
+from ._coalesce import coalescer
 
 MAX_KEY_BYTES = 512
 MAX_GET_MANY = 100
@@ -149,7 +151,7 @@ async def get(call: Call) -> Any:
     def read(conn: sqlite3.Connection) -> Any:
         return conn.execute(_GET_SQL, (key, now)).fetchone()
 
-    row = await call.state.platform.run(read)
+    row = await coalescer(call.state.platform).run(read)
     # The stored JSON text is spliced in as is: no decode/encode round trip on the hot path.
     content = _MISSING if row is None else b'{"exists":true,"value":' + row[0].encode() + b"}"
     return Response(content, media_type="application/json")
@@ -168,7 +170,7 @@ async def set_(call: Call) -> Any:
     def write(conn: sqlite3.Connection) -> None:
         conn.execute(_SET_SQL, (key, text, expires_at))
 
-    await call.state.platform.run(write)
+    await coalescer(call.state.platform).run(write)
     return {"success": True}
 
 
@@ -183,7 +185,7 @@ async def delete(call: Call) -> Any:
         conn.execute("DELETE FROM cache WHERE key = ?", (key,))
         return live > 0
 
-    deleted = await call.state.platform.transaction(remove)
+    deleted = await coalescer(call.state.platform).run(remove)
     return {"success": True, "deleted": deleted}
 
 
@@ -207,7 +209,7 @@ async def get_many(call: Call) -> Any:
             )
         return found
 
-    found = await call.state.platform.run(read)
+    found = await coalescer(call.state.platform).run(read)
     results = [
         {"key": key, "value": _decode(found[key]), "exists": True}
         if key in found
@@ -248,7 +250,7 @@ async def set_many(call: Call) -> Any:
     def write(conn: sqlite3.Connection) -> None:
         conn.executemany(_SET_SQL, rows)
 
-    await call.state.platform.transaction(write)
+    await coalescer(call.state.platform).run(write)
     return {"success": True, "count": len(rows)}
 
 
@@ -267,7 +269,7 @@ async def delete_many(call: Call) -> Any:
             conn.execute("DELETE FROM cache WHERE key = ?", (key,))
         return deleted
 
-    deleted = await call.state.platform.transaction(remove)
+    deleted = await coalescer(call.state.platform).run(remove)
     return {"success": True, "count": len(keys), "deleted": deleted}
 
 
@@ -308,7 +310,7 @@ async def increment(call: Call) -> Any:
         conn.execute(_SET_SQL, (key, str(value), expires_at))
         return int(value)
 
-    return {"value": await call.state.platform.transaction(bump)}
+    return {"value": await coalescer(call.state.platform).run(bump)}
 
 
 async def expire(call: Call) -> Any:
@@ -326,7 +328,7 @@ async def expire(call: Call) -> Any:
         ).rowcount
         return changed > 0
 
-    return {"success": await call.state.platform.run(update)}
+    return {"success": await coalescer(call.state.platform).run(update)}
 
 
 async def list_(call: Call) -> Any:
