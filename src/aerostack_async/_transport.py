@@ -147,7 +147,8 @@ class Transport:
         if inherit_headers:
             # A caller's own client may carry headers of its own (a tracing header, a proxy
             # token); keep them, except httpx's generic defaults that ours replace.
-            for name, value in http.headers.items():
+            # (getattr: the seed let callers wrap their client in any object with send()).
+            for name, value in getattr(http, "headers", {}).items():
                 lowered = name.lower()
                 if lowered in _PROTECTED or (lowered, value) in _HTTPX_DEFAULTS:
                     continue
