@@ -123,3 +123,10 @@ async def test_a_negative_ttl_is_refused(client: AsyncAerostack) -> None:
 async def test_list_limit_over_1000_is_refused(client: AsyncAerostack) -> None:
     with pytest.raises(InvalidRequestError):
         client.cache.list(limit=1001)
+
+
+async def test_collect_gathers_every_page(client: AsyncAerostack, unique: str) -> None:
+    for i in range(3):
+        await client.cache.set(f"{unique}:{i}", i)
+    infos = await client.cache.list(f"{unique}:", limit=1).collect()
+    assert [info.key for info in infos] == [f"{unique}:0", f"{unique}:1", f"{unique}:2"]

@@ -14,7 +14,7 @@ from aerostack_async.errors import (
     InternalServerError,
     InvalidRequestError,
 )
-from aerostack_async.testing import Emulator
+from aerostack_async.testing import DEFAULT_API_KEY, Emulator
 
 from ._servers import Reply, scripted_server
 from .conftest import ClientFactory
@@ -191,3 +191,9 @@ async def test_headers_of_a_caller_supplied_http_client_are_sent(
     headers = server.received[0].headers
     assert headers["x-trace"] == "abc"
     assert headers["user-agent"].startswith("aerostack-async/")
+
+
+async def test_with_options_can_switch_the_key(make_client: ClientFactory) -> None:
+    client = make_client(api_key="sk_not_a_real_key")
+    fixed = client.with_options(api_key=DEFAULT_API_KEY)
+    assert not (await fixed.cache.get("switched-key")).exists

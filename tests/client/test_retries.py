@@ -160,3 +160,13 @@ async def test_a_given_idempotency_key_is_sent(make_client: ClientFactory) -> No
         client = make_client(base_url=server.base_url)
         await client.cache.set("k", 1, idempotency_key="order-42")
     assert server.received[0].headers["idempotency-key"] == "order-42"
+
+
+async def test_a_retried_mutating_call_reuses_its_idempotency_key(
+    make_client: ClientFactory,
+) -> None:
+    async with scripted_server(Reply(503, b"{}"), Reply(200, b'{"success": true}')) as server:
+        client = make_client(base_url=server.base_url)
+        await client.cache.set("k", 1)
+    first, second = (r.headers["idempotency-key"] for r in server.received)
+    assert first == second
