@@ -194,11 +194,11 @@ async def exchange(
     reading = False
     received = False
     write_error: BaseException | None = None
-    scope = anyio.CancelScope()
+    scope = anyio.CancelScope(
+        deadline=math.inf if write_timeout is None else anyio.current_time() + write_timeout
+    )
     try:
         with scope:
-            if write_timeout is not None:
-                scope.deadline = anyio.current_time() + write_timeout
             # If the write failed, the server may have answered early (a 413 to a big upload)
             # and closed: read on, and report the write error only if no response came.
             write_error = await _send_request(h, stream, request, event, scope, write_timeout)
@@ -276,10 +276,25 @@ def _describe(exc: BaseException) -> str:
 # The response
 
 
+def finish_nowait(slots: Slots[Connection], conn: Connection) -> bool:
+    """A response was read to its end: pool the connection at once if that is all it takes.
+
+    False when more is needed (it cannot be reused, or the pool must do more): await
+    :func:`finish` then.
+    """
+    h = conn.h11
+    if h.our_state is _DONE and h.their_state is _DONE and not conn.eof:
+        h.start_next_cycle()
+        return slots.put_back_nowait(conn)
+    return False
+
+
 async def finish(slots: Slots[Connection], conn: Connection) -> None:
     """A response was read to its end: reuse the connection if both sides allow it."""
     h = conn.h11
-    if h.our_state is _DONE and h.their_state is _DONE and not conn.eof:
+    if h.our_state is h11.IDLE and h.their_state is h11.IDLE:  # finish_nowait began a cycle
+        await slots.put_back(conn)
+    elif h.our_state is _DONE and h.their_state is _DONE and not conn.eof:
         h.start_next_cycle()
         await slots.put_back(conn)
     else:
@@ -354,7 +369,8 @@ class ResponseBody(httpx.AsyncByteStream):
                 raise
             raise mapped from exc
         self._conn = None
-        await finish(self._slots, conn)
+        if not finish_nowait(self._slots, conn):
+            await finish(self._slots, conn)
 
     async def aclose(self) -> None:
         """Release the connection: closed, unless the body was read to its end."""

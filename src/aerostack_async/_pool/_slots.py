@@ -101,6 +101,45 @@ class Slots(Generic[C]):
         """Requests waiting for a slot."""
         return len(self._waiters)
 
+    def take_idle(self, origin: Origin) -> C | None:
+        """The hot path: lend the newest idle connection to ``origin`` if that is all it takes.
+
+        None when there is none, when it has expired, or when others wait (they come first):
+        then :meth:`acquire` does the rest.
+        """
+        if self._waiters:
+            return None
+        idle = self._idle.get(origin)
+        if not idle:
+            return None
+        conn = idle[-1]
+        if self._expiry is not None and time.monotonic() - conn.idle_since >= self._expiry:
+            return None
+        idle.pop()
+        self._n_idle -= 1
+        return conn
+
+    def put_back_nowait(self, conn: C) -> bool:
+        """The hot path of :meth:`put_back`: push ``conn`` on its idle stack if that is all.
+
+        False when anything more is needed (a waiter to serve, a limit, an expired connection
+        to drop): then await :meth:`put_back`.
+        """
+        if self._waiters or self.closed:
+            return False
+        if self._max_idle is not None and self._n_idle >= self._max_idle:
+            return False
+        idle = self._idle.get(conn.origin)
+        if idle is None:
+            return False
+        now = time.monotonic()
+        if idle and self._expiry is not None and now - idle[0].idle_since >= self._expiry:
+            return False
+        conn.idle_since = now
+        idle.append(conn)
+        self._n_idle += 1
+        return True
+
     async def acquire(self, origin: Origin, pool_timeout: float | None) -> C | None:
         """Lend an idle connection to ``origin``, or return None: a slot to open a new one with.
 

@@ -15,6 +15,7 @@ from ._http11 import (
     StaleConnection,
     exchange,
     finish,
+    finish_nowait,
     request_event,
 )
 from ._slots import Origin, Slots, SlotTimeout
@@ -87,7 +88,7 @@ class AsyncPoolTransport(httpx.AsyncBaseTransport):
         timeouts = request.extensions.get("timeout") or _NO_TIMEOUTS
         event = request_event(request)  # validates before any connection is touched
         slots = self._slots
-        conn = await self._checkout(origin, timeouts, request)
+        conn = slots.take_idle(origin) or await self._checkout(origin, timeouts, request)
         try:
             head, chunks, complete = await exchange(conn, request, event, timeouts)
         except StaleConnection as stale:
@@ -109,7 +110,8 @@ class AsyncPoolTransport(httpx.AsyncBaseTransport):
             await slots.discard(conn)
             raise
         if complete:
-            await finish(slots, conn)
+            if not finish_nowait(slots, conn):
+                await finish(slots, conn)
             body = ResponseBody(chunks, None, slots, None, request)
         else:
             body = ResponseBody(chunks, conn, slots, timeouts.get("read"), request)
