@@ -318,3 +318,14 @@ async def test_stream_of_unknown_size_is_sent_chunked() -> None:
     (request,) = server.requests
     assert request.headers.get("transfer-encoding") == "chunked"
     assert "content-length" not in request.headers
+
+
+async def test_save_with_bad_chunk_size_is_rejected_and_writes_nothing(
+    client: AsyncAerostack, tmp_path: Path
+) -> None:
+    key = unique_key("k.bin")
+    await client.storage.upload(key, b"abc")
+    async with client.storage.download(key) as download:
+        with pytest.raises(InvalidRequestError):
+            await download.save(tmp_path / "out.bin", chunk_size=0)
+    assert os.listdir(tmp_path) == []
