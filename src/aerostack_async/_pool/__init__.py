@@ -4,6 +4,6 @@
 connection with h11, and ``_transport`` ties them into :class:`AsyncPoolTransport`.
 """
 
-from ._transport import DEFAULT_LIMITS, AsyncPoolTransport
+from ._transport import DEFAULT_LIMITS, AsyncPoolTransport, pool_applies
 
-__all__ = ["DEFAULT_LIMITS", "AsyncPoolTransport"]
+__all__ = ["DEFAULT_LIMITS", "AsyncPoolTransport", "pool_applies"]

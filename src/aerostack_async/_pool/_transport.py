@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ssl
+import urllib.request
 from collections.abc import Mapping
 from typing import Any
 
@@ -26,6 +27,22 @@ DEFAULT_LIMITS = httpx.Limits(max_connections=100, max_keepalive_connections=20,
 _DEFAULT_PORTS = {b"http": 80, b"https": 443}
 _NO_TIMEOUTS: Mapping[str, Any] = {}
 _HTTP_VERSIONS = {b"1.1": b"HTTP/1.1", b"1.0": b"HTTP/1.0"}
+
+
+def pool_applies(*, http2: bool = False, proxy: object = None, trust_env: bool = True) -> bool:
+    """Whether a client built with these options may use :class:`AsyncPoolTransport`.
+
+    Not with HTTP/2, nor with a proxy, given as an argument or (with ``trust_env``) by the
+    ``HTTP_PROXY`` / ``HTTPS_PROXY`` / ``ALL_PROXY`` environment variables: httpx ignores those
+    variables once a ``transport=`` is passed, so such clients must keep httpx's own transport.
+    """
+    if http2 or proxy is not None:
+        return False
+    if trust_env:
+        proxies = urllib.request.getproxies()
+        if any(proxies.get(scheme) for scheme in ("http", "https", "all")):
+            return False
+    return True
 
 
 class AsyncPoolTransport(httpx.AsyncBaseTransport):
