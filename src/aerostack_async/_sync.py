@@ -33,6 +33,7 @@ import sniffio
 from anyio.from_thread import BlockingPortal, start_blocking_portal
 
 from ._client import AsyncAerostack
+from .errors import AerostackError
 
 if TYPE_CHECKING:
     from typing_extensions import Self
@@ -47,11 +48,11 @@ else:
 __all__ = ["Aerostack", "SyncClient", "SyncClientClosedError", "SyncInEventLoopError"]
 
 
-class SyncInEventLoopError(RuntimeError):
+class SyncInEventLoopError(AerostackError, RuntimeError):
     """A sync client was called from a thread that is running an event loop."""
 
 
-class SyncClientClosedError(RuntimeError):
+class SyncClientClosedError(AerostackError, RuntimeError):
     """A sync client was used after ``close()``."""
 
 
