@@ -103,6 +103,19 @@ def test_batching_works_through_the_facade(client: Aerostack) -> None:
     assert not any(v.exists for v in client.cache.get_many(keys))
 
 
+def test_enqueue_many_with_a_progress_callback_works_through_the_facade(
+    client: Aerostack,
+) -> None:
+    job_type = unique("many")
+    progress: list[object] = []
+    results = client.queue.enqueue_many(
+        [(job_type, {"n": n}) for n in range(30)], on_progress=lambda *a: progress.append(a)
+    )
+    assert len({r.job_id for r in results}) == 30
+    assert progress
+    assert {job.id for job in client.queue.list_jobs(type=job_type)} == {r.job_id for r in results}
+
+
 def test_chat_stream_is_a_sync_context_manager_yielding_text(client: Aerostack) -> None:
     with client.ai.chat_stream("hello there") as stream:
         tokens = list(stream.text_stream)
