@@ -94,3 +94,28 @@ def test_job_cut_off_mid_delivery_is_queued_again_after_a_restart(tmp_path: Path
             time.sleep(0.05)
         assert job["status"] == "queued"
         assert job["attempts"] == 1
+
+
+def test_idempotent_replay_survives_a_restart(tmp_path: Path) -> None:
+    headers = {"Idempotency-Key": "enqueue-once"}
+    body = {"type": "once", "data": {"n": 1}}
+    with (
+        run_emulator(data_dir=tmp_path) as first,
+        httpx.Client(
+            base_url=first.base_url, headers={"X-Aerostack-Key": first.api_key}, timeout=30
+        ) as http,
+    ):
+        original = http.post("/queue/enqueue", json=body, headers=headers)
+        assert original.status_code == 201
+
+    with (
+        run_emulator(data_dir=tmp_path) as second,
+        httpx.Client(
+            base_url=second.base_url, headers={"X-Aerostack-Key": second.api_key}, timeout=30
+        ) as http,
+    ):
+        again = http.post("/queue/enqueue", json=body, headers=headers)
+        assert again.headers["Idempotent-Replayed"] == "true"
+        assert again.content == original.content
+        jobs = http.post("/queue/jobs", json={"type": "once"}).json()["jobs"]
+        assert len(jobs) == 1

@@ -54,11 +54,29 @@ def hash_body(body: bytes) -> str:
 
 
 class IdempotencyStore:
-    """Stored responses in the platform database, plus per-scope locks in memory."""
+    """Stored responses in the platform database, plus per-scope locks in memory.
+
+    An in-memory index (scope -> time stored) answers "never seen" without a trip to the
+    database thread: a fresh key per logical call is the common case, and the lookup would
+    otherwise cost as much as the operation it protects.
+    """
 
     def __init__(self, store: SqliteStore) -> None:
         self._store = store
         self._locks: dict[str, tuple[anyio.Lock, int]] = {}
+        self._known: dict[str, float] | None = None
+
+    async def _index(self) -> dict[str, float]:
+        if self._known is None:
+
+            def load(conn: sqlite3.Connection) -> dict[str, float]:
+                rows = conn.execute("SELECT scope, created_at FROM idempotency").fetchall()
+                return {row[0]: row[1] for row in rows}
+
+            loaded = await self._store.run(load)
+            if self._known is None:
+                self._known = loaded
+        return self._known
 
     @asynccontextmanager
     async def hold(self, scope: str) -> AsyncIterator[None]:
@@ -79,6 +97,9 @@ class IdempotencyStore:
 
     async def get(self, scope: str, now: float) -> StoredResponse | None:
         """The stored response for ``scope``, if one younger than 24 h exists."""
+        stored_at = (await self._index()).get(scope)
+        if stored_at is None or stored_at <= now - TTL_SECONDS:
+            return None
 
         def read(conn: sqlite3.Connection) -> StoredResponse | None:
             row = conn.execute(
@@ -109,6 +130,7 @@ class IdempotencyStore:
             )
 
         await self._store.run(write)
+        (await self._index())[scope] = now
 
     async def sweep(self, now: float) -> None:
         """Forget responses older than 24 h."""
@@ -117,3 +139,6 @@ class IdempotencyStore:
             conn.execute("DELETE FROM idempotency WHERE created_at <= ?", (now - TTL_SECONDS,))
 
         await self._store.run(delete)
+        known = await self._index()
+        for scope in [scope for scope, at in known.items() if at <= now - TTL_SECONDS]:
+            del known[scope]
