@@ -109,6 +109,26 @@ def _explain_invalid(request: httpx.Request) -> str:
     )
 
 
+SMALL_REQUEST = 8 * 1024
+"""A request with a known body up to this size is sent in one write that cannot block."""
+
+
+def _small_request(h: h11.Connection, request: httpx.Request, event: h11.Request) -> bytes | None:
+    """The whole request as one buffer, if its body is known and it is small; else None."""
+    if not isinstance(request.stream, httpx.ByteStream):
+        return None
+    try:
+        content = request.content
+    except httpx.RequestNotRead:
+        return None
+    if len(content) > SMALL_REQUEST:
+        return None
+    data = h.send(event) or b""
+    if content:
+        data += h.send(h11.Data(data=content)) or b""
+    return data + (h.send(_EOM) or b"")
+
+
 async def _send_request(
     h: h11.Connection,
     stream: anyio.abc.ByteStream,
@@ -189,23 +209,34 @@ async def exchange(
     stream = conn.stream
     reused = conn.served > 0
     conn.served += 1
-    write_timeout = timeouts.get("write")
     read_timeout = timeouts.get("read")
     reading = False
     received = False
     write_error: BaseException | None = None
-    scope = anyio.CancelScope(
-        deadline=math.inf if write_timeout is None else anyio.current_time() + write_timeout
-    )
     try:
+        small = _small_request(h, request, event)
+        if small is not None:
+            # An idle connection's socket buffer is empty and this fits in it: the write cannot
+            # block, so it shares the read deadline (one timer, not two, on the hot path).
+            deadline = math.inf if read_timeout is None else anyio.current_time() + read_timeout
+        else:
+            write_timeout = timeouts.get("write")
+            deadline = math.inf if write_timeout is None else anyio.current_time() + write_timeout
+        scope = anyio.CancelScope(deadline=deadline)
         with scope:
             # If the write failed, the server may have answered early (a 413 to a big upload)
             # and closed: read on, and report the write error only if no response came.
-            write_error = await _send_request(h, stream, request, event, scope, write_timeout)
+            if small is not None:
+                try:
+                    await stream.send(small)
+                except _IO_ERRORS as exc:
+                    write_error = exc
+            else:
+                write_error = await _send_request(h, stream, request, event, scope, write_timeout)
+                scope.deadline = (
+                    math.inf if read_timeout is None else anyio.current_time() + read_timeout
+                )
             reading = True
-            scope.deadline = (
-                math.inf if read_timeout is None else anyio.current_time() + read_timeout
-            )
             while True:
                 ev = h.next_event()
                 if ev is _NEED_DATA:
