@@ -18,6 +18,7 @@ The portal serialises every call onto its loop, so one ``Aerostack`` may be shar
 
 from __future__ import annotations
 
+import collections
 import enum
 import functools
 import inspect
@@ -271,11 +272,21 @@ async def _invoke(func: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[
     return result
 
 
-async def _anext(iterator: Any) -> tuple[bool, Any]:
+async def _anext_batch(iterator: Any) -> list[Any] | None:
+    """The next item, plus any the iterator already holds (None at the end).
+
+    An async iterator that fetches in pages may offer ``take_buffered()``: a plain method that
+    hands over the items it has fetched but not yet yielded. The sync side then pulls a page per
+    round trip through the portal instead of an item per round trip.
+    """
     try:
-        return True, await iterator.__anext__()
+        first = await iterator.__anext__()
     except StopAsyncIteration:
-        return False, None
+        return None
+    take_buffered = getattr(iterator, "take_buffered", None)
+    if take_buffered is None:
+        return [first]
+    return [first, *take_buffered()]
 
 
 def _wrap(value: Any, loop: _LoopThread, keepalive: object, *, attribute: bool = False) -> Any:
@@ -296,13 +307,22 @@ class SyncProxy:
     loop) alive for as long as any proxy derived from it is in use.
     """
 
-    __slots__ = ("__weakref__", "_sync_cache", "_sync_keepalive", "_sync_loop", "_sync_target")
+    __slots__ = (
+        "__weakref__",
+        "_sync_ahead",
+        "_sync_cache",
+        "_sync_cm",
+        "_sync_keepalive",
+        "_sync_loop",
+        "_sync_target",
+    )
 
     def __init__(self, target: Any, loop: _LoopThread, keepalive: object) -> None:
         self._sync_target = target
         self._sync_loop = loop
         self._sync_keepalive = keepalive
         self._sync_cache: dict[str, Any] = {}
+        self._sync_ahead: collections.deque[Any] = collections.deque()
 
     def __getattr__(self, name: str) -> Any:
         if name.startswith("__") and name.endswith("__"):
@@ -352,7 +372,7 @@ class SyncProxy:
 
 
 class _ContextProxy(SyncProxy):
-    __slots__ = ("_sync_cm",)
+    __slots__ = ()
 
     def __enter__(self) -> Any:
         cm = self._sync_loop.wrap_async_context_manager(self._sync_target)
@@ -387,13 +407,17 @@ class _IteratorProxy(_IterableProxy):
     __slots__ = ()
 
     def __next__(self) -> Any:
-        more, item = self._sync_loop.call(_anext, self._sync_target)
-        if not more:
-            raise StopIteration
-        return _wrap(item, self._sync_loop, self._sync_keepalive)
+        ahead = self._sync_ahead
+        if not ahead:
+            batch = self._sync_loop.call(_anext_batch, self._sync_target)
+            if batch is None:
+                raise StopIteration
+            ahead.extend(batch)
+        return _wrap(ahead.popleft(), self._sync_loop, self._sync_keepalive)
 
     def close(self) -> None:
         """Close the underlying async iterator early (an async generator's ``aclose``)."""
+        self._sync_ahead.clear()
         aclose = getattr(self._sync_target, "aclose", None)
         if aclose is not None and not self._sync_loop.closed:
             self._sync_loop.call(aclose)

@@ -119,14 +119,20 @@ class Paged(Generic[T]):
 
     def __init__(self, items: list[T]) -> None:
         self._items = list(items)
+        self.anext_calls = 0
 
     def __aiter__(self) -> AsyncIterator[T]:
         return self
 
     async def __anext__(self) -> T:
+        self.anext_calls += 1
         if not self._items:
             raise StopAsyncIteration
         return self._items.pop(0)
+
+    def take_buffered(self) -> list[T]:
+        taken, self._items = self._items, []
+        return taken
 
     async def collect(self) -> list[T]:
         return [item async for item in self]
@@ -137,3 +143,7 @@ class Lister:
 
     def names(self) -> Paged[str]:
         return Paged(["a", "b"])
+
+    def numbers(self, count: int) -> Paged[int]:
+        self.last = Paged(list(range(count)))
+        return self.last

@@ -226,3 +226,9 @@ def test_garbage_collected_open_client_closes_its_root_on_the_loop() -> None:
     while not root.exited and time.monotonic() < deadline:
         time.sleep(0.01)
     assert root.exited
+
+
+def test_buffered_items_come_over_in_one_round_trip(toy: SyncClient) -> None:
+    assert list(toy.lister.numbers(50)) == list(range(50))
+    # One __anext__ for the first item (the rest handed over with it), one for the end.
+    assert toy._sync_loop.root().lister.last.anext_calls == 2
