@@ -130,3 +130,16 @@ async def test_collect_gathers_every_page(client: AsyncAerostack, unique: str) -
         await client.cache.set(f"{unique}:{i}", i)
     infos = await client.cache.list(f"{unique}:", limit=1).collect()
     assert [info.key for info in infos] == [f"{unique}:0", f"{unique}:1", f"{unique}:2"]
+
+
+async def test_take_buffered_hands_over_the_rest_of_the_page(
+    client: AsyncAerostack, unique: str
+) -> None:
+    for i in range(5):
+        await client.cache.set(f"{unique}:{i}", i)
+    pages = client.cache.list(f"{unique}:", limit=3)
+    first = await pages.__anext__()
+    rest_of_page = pages.take_buffered()
+    after = [info.key async for info in pages]
+    assert [first.key, *(i.key for i in rest_of_page)] == [f"{unique}:{i}" for i in range(3)]
+    assert after == [f"{unique}:3", f"{unique}:4"]

@@ -75,6 +75,15 @@ class Pages(Generic[T]):
         """Every remaining item, as a list."""
         return [item async for item in self]
 
+    def take_buffered(self) -> list[T]:
+        """Hand over the items already fetched but not yet yielded (no I/O).
+
+        The sync facade uses it to move a whole page per trip through its event-loop thread.
+        """
+        taken = list(self._buffer)
+        self._buffer.clear()
+        return taken
+
 
 # -- argument checks ------------------------------------------------------------------------
 
