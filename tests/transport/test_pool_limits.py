@@ -197,3 +197,47 @@ async def test_a_thousand_random_cancellations_leak_no_slot() -> None:
                 tg.start_soon(client.get, server.url + "/after")
         assert slots.in_use == 0
         assert slots.total <= 4
+
+
+async def test_closing_the_transport_wakes_waiters_with_an_error() -> None:
+    release = anyio.Event()
+    transport = AsyncPoolTransport(limits=httpx.Limits(max_connections=1))
+    outcome: list[BaseException] = []
+
+    async def wait_for_slot(url: str) -> None:
+        try:
+            await transport.handle_async_request(httpx.Request("GET", url))
+        except RuntimeError as exc:
+            outcome.append(exc)
+
+    async with raw_server(held_open(release)) as server:  # type: ignore[arg-type]
+        held = await transport.handle_async_request(httpx.Request("GET", server.url + "/hold"))
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(wait_for_slot, server.url)
+            with anyio.fail_after(10):
+                while transport.slots.waiting < 1:  # noqa: ASYNC110 - no event for this
+                    await anyio.sleep(0.005)
+            await transport.aclose()
+        await held.aclose()
+        release.set()
+    assert len(outcome) == 1
+    assert (transport.slots.waiting, transport.open_connections) == (0, 0)
+
+
+async def test_no_connection_limit_opens_as_many_as_needed() -> None:
+    transport = AsyncPoolTransport(limits=httpx.Limits(max_connections=None))
+    release = anyio.Event()
+    async with (
+        raw_server(held_open(release)) as server,  # type: ignore[arg-type]
+        httpx.AsyncClient(transport=transport) as client,
+    ):
+        held = [
+            await client.send(client.build_request("GET", server.url + "/hold"), stream=True)
+            for _ in range(150)
+        ]
+        assert transport.slots.in_use == 150
+        release.set()
+        for response in held:
+            await response.aread()
+            await response.aclose()
+        assert transport.slots.in_use == 0

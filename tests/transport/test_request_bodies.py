@@ -145,3 +145,31 @@ async def test_streamed_upload_waits_for_a_slow_server_instead_of_buffering() ->
     assert received == len(chunk) * total_chunks
     # Only the socket buffers (a few MiB on loopback) may run ahead of the server.
     assert stalled_at < 48 * 1024 * 1024
+
+
+async def test_early_response_to_an_upload_is_returned() -> None:
+    async def parts() -> AsyncIterator[bytes]:
+        for _ in range(256):
+            yield b"u" * 65536
+
+    async def refuse(peer: Peer) -> None:
+        # Answer as soon as the head is in, then drain (a lingering close) so the answer survives.
+        await peer.read_some()
+        await peer.send(
+            response(
+                b"too large",
+                status=413,
+                reason="Payload Too Large",
+                headers=[("Connection", "close")],
+            )
+        )
+        await peer.wait_closed_by_client()
+
+    transport = AsyncPoolTransport()
+    async with (
+        raw_server(refuse) as server,
+        httpx.AsyncClient(transport=transport) as client,
+    ):
+        got = await client.post(server.url, content=parts())
+        assert (got.status_code, got.text) == (413, "too large")
+        assert (transport.slots.in_use, transport.open_connections) == (0, 0)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import anyio
 import httpx
 import pytest
 
@@ -73,3 +74,28 @@ async def test_certificate_is_matched_by_dns_name(certificate: Certificate) -> N
         httpx.AsyncClient(transport=transport) as client,
     ):
         assert (await client.get(f"https://localhost:{server.port}")).text == "secure"
+
+
+async def test_tls_connection_dropped_while_idle_is_replaced_via_retry(
+    certificate: Certificate,
+) -> None:
+    dropped = anyio.Event()
+
+    async def drop_first(peer: Peer) -> None:
+        if peer.server.connections == 1:
+            await peer.read_request()
+            await peer.send(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nfirst")
+            await peer.stream.aclose()
+            dropped.set()
+        else:
+            await serve_forever(peer, b"second")
+
+    transport = AsyncPoolTransport(verify=certificate.client_context())
+    async with (
+        raw_server(drop_first, ssl_context=certificate.server_context()) as server,
+        httpx.AsyncClient(transport=transport) as client,
+    ):
+        assert (await client.get(server.url)).text == "first"
+        await dropped.wait()
+        assert (await client.get(server.url)).text == "second"
+        assert (transport.slots.in_use, transport.open_connections) == (0, 1)
