@@ -47,7 +47,7 @@ async def test_cancelled_requests_leave_no_leaked_connection(
         pytest.xfail(
             "httpcore 1.0.9 on asyncio: a request cancelled while its new connection is being "
             "made leaves that connection in the pool forever (encode/httpcore#1093); our own "
-            "pool (aerostack_async._pool) does not, and becomes the default in _http.py"
+            "pool (aerostack_async._pool, the default) does not"
         )
     # Cancel at several moments, so that some requests wait for the pool, some are being
     # written and some are waiting for their response when the scope is cancelled.
