@@ -12,7 +12,8 @@ Starts its own emulator (throw-away store) and, in one run, times:
   under a ``CapacityLimiter``, 10,000 no-op calls, on asyncio and trio.
 
 Prints the machine, the versions and a table with the ratios. Targets (issue 5): get_many at
-least 50x the seed, enqueue_many at least 3x.
+least 50x the seed, enqueue_many at least 3x. Our client uses its default HTTP pool; run with
+``AEROSTACK_HTTP_TRANSPORT=httpx`` to measure it on httpx's pool instead.
 """
 
 from __future__ import annotations
@@ -28,7 +29,6 @@ from importlib.metadata import version
 from typing import Any
 
 import anyio
-import httpx
 from aerostack import SDK
 from anyio.lowlevel import checkpoint
 
@@ -37,7 +37,6 @@ from aerostack_async.batching import map_concurrently
 from aerostack_async.testing import start_emulator
 
 SEED_CONCURRENCY = 64
-H11_POOL = False  # --h11-pool
 
 
 async def timed(work: Callable[[], Awaitable[Any]]) -> tuple[float, Any]:
@@ -60,16 +59,7 @@ async def seed_gather(calls: list[Callable[[], Awaitable[Any]]]) -> list[Any]:
 @asynccontextmanager
 async def our_client(base_url: str, api_key: str) -> AsyncIterator[AsyncAerostack]:
     """A fresh client, as a batch job would make one (its connections are part of the time)."""
-    if not H11_POOL:
-        async with AsyncAerostack(api_key=api_key, base_url=base_url) as client:
-            yield client
-        return
-    from aerostack_async._pool._transport import AsyncPoolTransport
-
-    async with (
-        httpx.AsyncClient(transport=AsyncPoolTransport()) as http,
-        AsyncAerostack(api_key=api_key, base_url=base_url, http_client=http) as client,
-    ):
+    async with AsyncAerostack(api_key=api_key, base_url=base_url) as client:
         yield client
 
 
@@ -174,14 +164,7 @@ def main() -> None:
     parser.add_argument("--keys", type=int, default=10_000)
     parser.add_argument("--jobs", type=int, default=5_000)
     parser.add_argument("--rounds", type=int, default=2, help="enqueue rounds per side (best)")
-    parser.add_argument(
-        "--h11-pool",
-        action="store_true",
-        help="give our client aerostack_async's own HTTP/1.1 pool instead of the default",
-    )
     options = parser.parse_args()
-    global H11_POOL
-    H11_POOL = options.h11_pool
 
     print(
         f"machine: {platform.platform()}, {os.cpu_count()} CPUs, Python {platform.python_version()}"
