@@ -131,6 +131,7 @@ class AsyncAerostack:
             default_headers=default_headers,
             apply_timeout=owns_http or timeout_given,
             inherit_headers=not owns_http,
+            limits=limits if owns_http else None,
         )
         self._key_display = redact_key(key) if isinstance(key, str) else "<callable>"
         self._bind(transport)

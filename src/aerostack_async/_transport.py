@@ -45,7 +45,7 @@ import msgspec
 import stamina
 
 from ._logging import logger, redact_key
-from ._options import CallOptions, RetryPolicy, Timeout, coerce_timeout
+from ._options import CallOptions, Limits, RetryPolicy, Timeout, coerce_timeout
 from ._version import __version__
 from .errors import (
     APIConnectionError,
@@ -110,6 +110,7 @@ class Transport:
         "_retry",
         "_timeout",
         "_urls",
+        "limits",
     )
 
     def __init__(
@@ -123,8 +124,12 @@ class Transport:
         default_headers: Mapping[str, str] | None = None,
         apply_timeout: bool = True,
         inherit_headers: bool = False,
+        limits: Limits | None = None,
     ) -> None:
         self._http = http
+        # The pool's size when we built the pool (None for a caller's own http_client):
+        # batch methods size their fan-out from it.
+        self.limits = limits
         self._inherit_headers = inherit_headers
         self._base_url = base_url.rstrip("/")
         self._key = api_key
@@ -197,6 +202,7 @@ class Transport:
             default_headers=extra,
             apply_timeout=bool(self._extensions) or timeout is not None,
             inherit_headers=self._inherit_headers,
+            limits=self.limits,
         )
 
     # -- the public hooks -------------------------------------------------------------------

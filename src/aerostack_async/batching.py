@@ -36,7 +36,7 @@ from typing import Any, Literal, TypeVar, cast, overload
 import anyio
 
 from ._options import DEFAULT_LIMITS, CallOptions
-from .errors import BatchError, InvalidArgumentTypeError, InvalidRequestError
+from .errors import BatchError, InvalidArgumentTypeError, InvalidItemError, InvalidRequestError
 
 __all__ = [
     "ChunkItemError",
@@ -172,19 +172,6 @@ async def _run(
     if callback_error is not None:
         raise callback_error
     return results, failure
-
-
-class InvalidItemError(BatchError, InvalidRequestError):
-    """An item of a batch was refused before anything was sent (``index``, ``item``, cause).
-
-    Both a :class:`~aerostack_async.errors.BatchError` and an
-    :class:`~aerostack_async.errors.InvalidRequestError` (a ``ValueError``), so either
-    ``except`` clause catches it.
-    """
-
-    def __init__(self, name: str, index: int, item: object, cause: Exception) -> None:
-        super().__init__(index, item, cause)
-        self.args = (f"{name}[{index}]: {cause}",)
 
 
 class ChunkItemError(Exception):

@@ -50,6 +50,7 @@ __all__ = [
     "ErrorResponseData",
     "InternalServerError",
     "InvalidArgumentTypeError",
+    "InvalidItemError",
     "InvalidRequestError",
     "NoResponseError",
     "NotFoundError",
@@ -345,6 +346,19 @@ class BatchError(AerostackError):
         """The error the item raised (also ``__cause__``)."""
         assert self.__cause__ is not None
         return self.__cause__
+
+
+class InvalidItemError(BatchError, InvalidRequestError):
+    """An item of a batch was refused before anything was sent (``index``, ``item``, cause).
+
+    Both a :class:`~aerostack_async.errors.BatchError` and an
+    :class:`~aerostack_async.errors.InvalidRequestError` (a ``ValueError``), so either
+    ``except`` clause catches it.
+    """
+
+    def __init__(self, name: str, index: int, item: object, cause: Exception) -> None:
+        super().__init__(index, item, cause)
+        self.args = (f"{name}[{index}]: {cause}",)
 
 
 _BY_STATUS: dict[int, type[APIStatusError]] = {

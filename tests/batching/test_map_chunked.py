@@ -253,3 +253,11 @@ async def test_a_blamed_item_fails_its_whole_chunk_when_returning_exceptions() -
 
     assert results[10:20] == [transaction.error] * 10
     assert results[:10] == list(range(10))
+
+
+def test_invalid_item_error_belongs_to_the_error_tree() -> None:
+    from aerostack_async import errors
+
+    assert InvalidItemError is errors.InvalidItemError
+    assert issubclass(InvalidItemError, errors.BatchError)
+    assert issubclass(InvalidItemError, errors.InvalidRequestError)
