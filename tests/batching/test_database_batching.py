@@ -36,6 +36,8 @@ async def test_a_failing_statement_rolls_back_the_whole_batch(
     assert isinstance(caught.value.__cause__, BadRequestError)
     assert caught.value.__cause__.code == "DB_QUERY_FAILED"
     assert "no_such_table" in caught.value.__cause__.message
+    assert caught.value.__cause__.status_code == 400
+    assert str(caught.value.__cause__).startswith("400 DB_QUERY_FAILED")
     assert await _count(client, table) == 0
 
 

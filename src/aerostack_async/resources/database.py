@@ -54,9 +54,13 @@ def _failed_statement(answer: BatchResult) -> Exception:
     """The error of a rolled-back batch, pointing at the statement that failed."""
     for offset, outcome in enumerate(answer.results):
         if not outcome.success:
-            error = BadRequestError(outcome.error or "query failed", code="DB_QUERY_FAILED")
+            error = BadRequestError(
+                outcome.error or "query failed", code="DB_QUERY_FAILED", status_code=400
+            )
             return ChunkItemError(offset, error)
-    return BadRequestError("the batch failed and was rolled back", code="DB_QUERY_FAILED")
+    return BadRequestError(
+        "the batch failed and was rolled back", code="DB_QUERY_FAILED", status_code=400
+    )
 
 
 class Database(Resource):
