@@ -61,17 +61,3 @@ def restore_package_logging() -> Iterator[None]:
     finally:
         package.setLevel(level)
         package.handlers[:] = handlers
-
-
-@pytest.fixture(autouse=True)
-def _sdk_exported(monkeypatch: pytest.MonkeyPatch) -> None:
-    """``from aerostack_async import SDK`` while ``__init__.py`` does not export it yet.
-
-    The export belongs to the package's ``__init__`` (owned by the core); once it is there,
-    this fixture does nothing.
-    """
-    import aerostack_async
-    from aerostack_async.compat import SDK
-
-    if "SDK" not in vars(aerostack_async):
-        monkeypatch.setattr(aerostack_async, "SDK", SDK, raising=False)
