@@ -11,8 +11,7 @@ one call at a time.
 import asyncio
 import os
 
-from aerostack_async import AsyncAerostack, errors
-from aerostack_async.compat import SDK
+from aerostack_async import SDK, AsyncAerostack, errors
 
 KEY = os.environ["AEROSTACK_API_KEY"]
 BASE_URL = os.environ.get("AEROSTACK_BASE_URL", "http://localhost:8787/v1")
