@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import platform
 import time
@@ -164,6 +165,7 @@ def main() -> None:
     parser.add_argument("--keys", type=int, default=10_000)
     parser.add_argument("--jobs", type=int, default=5_000)
     parser.add_argument("--rounds", type=int, default=2, help="enqueue rounds per side (best)")
+    parser.add_argument("--json", metavar="PATH", help="also write the results as JSON to PATH")
     options = parser.parse_args()
 
     print(
@@ -202,6 +204,19 @@ def main() -> None:
         name = f"fan-out alone ({backend}): workers"
         print(row(name, options.keys, best["tasks"], best["workers"], None))
     print("\n(fan-out rows: 'seed' columns are one task per item under a CapacityLimiter of 64)")
+    if options.json:
+        data = {
+            "keys": options.keys,
+            "jobs": options.jobs,
+            "get_many": {"ours_s": cache["ours"], "seed_s": cache["seed"]},
+            "enqueue_many": {"ours_s": queue["ours"], "seed_s": queue["seed"]},
+            "fan_out": {
+                backend: {"workers_s": best["workers"], "tasks_s": best["tasks"]}
+                for backend, best in mechanism.items()
+            },
+        }
+        with open(options.json, "w") as out:
+            json.dump(data, out, indent=1)
 
 
 if __name__ == "__main__":

@@ -22,6 +22,7 @@ cell is run ``--repeat`` times, interleaved, and the best run is kept (most ops/
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import platform
 import time
@@ -184,6 +185,7 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 16, 64])
     parser.add_argument("--repeat", type=int, default=2, help="runs per cell (best one kept)")
     parser.add_argument("--no-pool", action="store_true", help="skip the _pool transport rows")
+    parser.add_argument("--json", metavar="PATH", help="also write the results as JSON to PATH")
     args = parser.parse_args()
 
     print(f"machine: {platform.platform()}, {os.cpu_count()} CPUs, load {os.getloadavg()}")
@@ -214,6 +216,24 @@ def main() -> None:
         emulator.stop()
         emulator.log_path.unlink(missing_ok=True)
     print_table(results)
+    if args.json:
+        write_json(args.json, results, args)
+
+
+def write_json(path: str, results: list[Result], args: argparse.Namespace) -> None:
+    """The table as data: one record per (client, concurrency) cell."""
+    rows = [
+        {
+            "client": r.client,
+            "concurrency": r.concurrency,
+            "ops_per_s": r.ops_per_s,
+            "cpu_us": r.cpu_us,
+        }
+        for r in results
+    ]
+    options = {"seconds": args.seconds, "repeat": args.repeat}
+    with open(path, "w") as out:
+        json.dump({"options": options, "rows": rows}, out, indent=1)
 
 
 if __name__ == "__main__":

@@ -392,6 +392,7 @@ def main() -> None:
     parser.add_argument(
         "--parts", default="sse,ttft,large", help="comma-separated parts to run (sse,ttft,large)"
     )
+    parser.add_argument("--json", metavar="PATH", help="also write the results as JSON to PATH")
     args = parser.parse_args()
 
     print(f"# bench_streaming — {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}")
@@ -405,24 +406,35 @@ def main() -> None:
 
     print("load average at start: " + ", ".join(f"{x:.2f}" for x in os.getloadavg()))
     parts = set(args.parts.split(","))
+    data: dict[str, Any] = {}
     if "sse" in parts:
-        print_sse(args.sse_events)
+        data["sse"] = {"events": args.sse_events, "rows": print_sse(args.sse_events)}
     if "ttft" in parts:
-        print_ttft(args.ttft_runs)
+        data["ttft"] = print_ttft(args.ttft_runs)
     if "large" in parts:
-        print_large(args.size_mib, args.repeats)
+        data["large"] = {
+            "size_mib": args.size_mib,
+            "repeats": args.repeats,
+            "rows": print_large(args.size_mib, args.repeats),
+        }
+    if args.json:
+        with open(args.json, "w") as out:
+            json.dump(data, out, indent=1)
 
 
-def print_sse(events: int) -> None:
+def print_sse(events: int) -> list[dict[str, Any]]:
     print(f"\n## SSE decoding: {events:,} chat chunk events, best of 7 (CPU time)")
     print("The seed SDK cannot stream chat (no `stream` field on ai_chat): no seed row.\n")
     print("| reads | work | aerostack-async events/s | httpx-sse events/s | ratio |")
     print("|---|---|---:|---:|---:|")
+    rows = []
     for name, label, ours, theirs, ratio in bench_sse(events, repeats=7):
         print(f"| {name} | {label} | {ours:,.0f} | {theirs:,.0f} | {ratio:.2f}x |")
+        rows.append({"reads": name, "work": label, "ours": ours, "httpx_sse": theirs})
+    return rows
 
 
-def print_ttft(runs: int) -> None:
+def print_ttft(runs: int) -> dict[str, Any]:
     import anyio
 
     from aerostack_async.testing import run_emulator
@@ -432,9 +444,14 @@ def print_ttft(runs: int) -> None:
     print(f"\n## Time to first token vs a raw httpx stream ({runs} streams each)\n")
     print("| client | median ms | p90 ms |")
     print("|---|---:|---:|")
+    summary: dict[str, Any] = {"runs": runs, "clients": {}}
     for name, values in times.items():
         ms = sorted(v * 1000 for v in values)
         print(f"| {name} | {statistics.median(ms):.3f} | {ms[int(len(ms) * 0.9)]:.3f} |")
+        summary["clients"][name] = {
+            "median_ms": statistics.median(ms),
+            "p90_ms": ms[int(len(ms) * 0.9)],
+        }
     extra = (
         statistics.median(times["aerostack-async"]) - statistics.median(times["raw httpx"])
     ) * 1e3
@@ -442,14 +459,17 @@ def print_ttft(runs: int) -> None:
     print(
         f"\nExtra time to first token: {extra:.3f} ms ({verdict} the < {TTFT_TARGET_MS} ms target)"
     )
+    summary["extra_ms"] = extra
+    return summary
 
 
-def print_large(size_mib: int, repeats: int) -> None:
+def print_large(size_mib: int, repeats: int) -> list[dict[str, Any]]:
     print(f"\n## {size_mib} MiB to and from the emulator, a fresh process per run")
     print(f"Median of {repeats} runs (rounds interleaved); RSS growth is the worst run.\n")
     print("| case | seconds | MiB/s | client CPU s | peak RSS growth MiB | checksum |")
     print("|---|---:|---:|---:|---:|---|")
-    for row in bench_large(size_mib, repeats):
+    rows = bench_large(size_mib, repeats)
+    for row in rows:
         if "error" in row:
             print(f"| {row['case']} | failed: {row['error']} | | | | |")
             continue
@@ -462,6 +482,7 @@ def print_large(size_mib: int, repeats: int) -> None:
     print(f"\nTarget: our cases grow the client's RSS by < {RSS_TARGET_MB} MB. Wall time includes")
     print("the emulator parsing the multipart body in Python on the same 2 cores; client CPU")
     print("seconds is what the client process itself spent.")
+    return rows
 
 
 if __name__ == "__main__":

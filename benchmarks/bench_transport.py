@@ -266,6 +266,7 @@ def main() -> None:
     parser.add_argument("--backends", default="asyncio,trio")
     parser.add_argument("--concurrency", default=",".join(map(str, CONCURRENCY)))
     parser.add_argument("--no-tls", action="store_true")
+    parser.add_argument("--json", metavar="PATH", help="also write the results as JSON to PATH")
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--row", help=argparse.SUPPRESS)
     parser.add_argument("--backend", help=argparse.SUPPRESS)
@@ -310,6 +311,22 @@ def main() -> None:
                         )
 
     print_table(results, tls_results, rows, backends, levels)
+    if args.json:
+        data = {
+            "requests": args.requests,
+            "repeat": args.repeat,
+            "rows": [
+                {"row": row, "label": LABELS[row], "backend": backend, "concurrency": level}
+                | (result or {"error": "not run"})
+                for (row, backend, level), result in results.items()
+            ],
+            "tls": [
+                {"row": row, "label": LABELS[row], "backend": backend, "concurrency": 16} | result
+                for (row, backend), result in tls_results.items()
+            ],
+        }
+        with open(args.json, "w") as out:
+            json.dump(data, out, indent=1)
 
 
 def print_table(

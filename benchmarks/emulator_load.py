@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import platform
 import random
@@ -165,6 +166,7 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=64, help="concurrent connections")
     parser.add_argument("--threads", type=int, default=1, help="wrk threads")
     parser.add_argument("--aiohttp", action="store_true", help="use aiohttp even if wrk exists")
+    parser.add_argument("--json", metavar="PATH", help="also write the results as JSON to PATH")
     args = parser.parse_args()
 
     use_wrk = shutil.which("wrk") is not None and not args.aiohttp
@@ -216,6 +218,28 @@ def main() -> None:
     slowest = min(r.rps for r in results)
     verdict = "meets" if slowest >= TARGET_RPS else "MISSES"
     print(f"slowest route: {slowest:.0f} req/s — {verdict} the {TARGET_RPS} req/s target")
+    if args.json:
+        data = {
+            "generator": generator,
+            "connections": args.connections,
+            "seconds": args.seconds,
+            "rows": [
+                {
+                    "route": f"/cache/{r.mode}",
+                    "requests": r.requests,
+                    "rps": r.rps,
+                    "p50_ms": r.p50_ms,
+                    "p90_ms": r.p90_ms,
+                    "p99_ms": r.p99_ms,
+                    "max_ms": r.max_ms,
+                    "errors": r.errors,
+                    "server_cpu_us": r.server_cpu_us,
+                }
+                for r in results
+            ],
+        }
+        with open(args.json, "w") as out:
+            json.dump(data, out, indent=1)
     if slowest < TARGET_RPS or any(r.errors for r in results):
         sys.exit(1)
 

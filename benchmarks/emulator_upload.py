@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import json
 import os
 import platform
 import sys
@@ -70,6 +71,7 @@ class RssSampler(threading.Thread):
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--size-mib", type=int, default=1024, help="file size in MiB")
+    parser.add_argument("--json", metavar="PATH", help="also write the results as JSON to PATH")
     args = parser.parse_args()
     size = args.size_mib * MIB
 
@@ -128,6 +130,18 @@ def main() -> None:
     )
     intact = meta["size"] == size and meta["etag"] == expected_md5
     print(f"{'stored size and ETag match':<28}{intact!s:>12}")
+    if args.json:
+        data = {
+            "size_mib": args.size_mib,
+            "seconds": elapsed,
+            "mb_per_s": size / 1e6 / elapsed,
+            "rss_before_mb": baseline / 1e6,
+            "rss_peak_mb": sampler.peak / 1e6,
+            "rss_growth_mb": growth_mb,
+            "intact": intact,
+        }
+        with open(args.json, "w") as out:
+            json.dump(data, out, indent=1)
     if not intact or growth_mb >= TARGET_GROWTH_MB:
         raise SystemExit(1)
 
