@@ -651,7 +651,8 @@ def render_report(results: dict[str, Any], chart: Path | None, out_dir: Path) ->
         f"- Python: {machine.get('python', '?')} (asyncio without uvloop on the client side)",
         "- versions: " + ", ".join(f"{k} {v}" for k, v in versions.items()),
         f"- git commit: {machine.get('git_commit') or '?'}",
-        f"- load average (1/5/15 min) before: {_load(before)}; after: {_load(after)}",
+        f"- load average (1/5/15 min) before: {_load(before)}; after: {_load(after)} (the "
+        "benchmarks' own processes raise the figure after)",
         f"- command: `{results.get('command', '?')}`",
         "",
     ]
