@@ -415,6 +415,16 @@ class _IteratorProxy(_IterableProxy):
             ahead.extend(batch)
         return _wrap(ahead.popleft(), self._sync_loop, self._sync_keepalive)
 
+    def take_buffered(self) -> list[Any]:
+        """Items fetched but not yet yielded, without waiting (this side's read-ahead first)."""
+        loop, keepalive = self._sync_loop, self._sync_keepalive
+        taken = list(self._sync_ahead)
+        self._sync_ahead.clear()
+        take_buffered = getattr(self._sync_target, "take_buffered", None)
+        if take_buffered is not None:
+            taken += loop.call(take_buffered)
+        return [_wrap(item, loop, keepalive) for item in taken]
+
     def close(self) -> None:
         """Close the underlying async iterator early (an async generator's ``aclose``)."""
         self._sync_ahead.clear()

@@ -82,6 +82,7 @@ async def test_retry_none_makes_a_single_attempt(make_client: ClientFactory) -> 
     assert len(server.received) == 1
 
 
+@pytest.mark.async_only  # an in-loop stamina hook sets an anyio.Event
 async def test_connection_refused_then_success_is_retried(make_client: ClientFactory) -> None:
     port = free_port()
     first_retry_scheduled = anyio.Event()

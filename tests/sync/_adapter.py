@@ -116,6 +116,14 @@ class AsyncView:
     def __aiter__(self) -> _AsyncIterator:
         return _AsyncIterator(self._base)
 
+    async def __anext__(self) -> Any:
+        # For tests that step an iterator by hand (the base is then a sync iterator proxy).
+        done = object()
+        item = await _in_thread(next, self._base, done)
+        if item is done:
+            raise StopAsyncIteration
+        return _view(item)
+
     def __repr__(self) -> str:
         return repr(self._base)
 

@@ -232,3 +232,10 @@ def test_buffered_items_come_over_in_one_round_trip(toy: SyncClient) -> None:
     assert list(toy.lister.numbers(50)) == list(range(50))
     # One __anext__ for the first item (the rest handed over with it), one for the end.
     assert toy._sync_loop.root().lister.last.anext_calls == 2
+
+
+def test_take_buffered_includes_what_the_sync_side_read_ahead(toy: SyncClient) -> None:
+    numbers = toy.lister.numbers(5)
+    assert next(numbers) == 0
+    assert numbers.take_buffered() == [1, 2, 3, 4]
+    assert list(numbers) == []
