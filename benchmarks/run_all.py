@@ -235,7 +235,7 @@ def claims(results: dict[str, Any]) -> list[Claim]:
         )
         out.append(
             Claim(
-                f"client CPU per request vs raw httpx at c={at}",
+                f"client CPU/request vs raw httpx.AsyncClient (httpx's pool) at c={at}",
                 "<= 1.2x",
                 _cells(cpu, _x),
                 _all(cpu, lambda v: v <= 1.2),
@@ -328,6 +328,22 @@ def claims(results: dict[str, Any]) -> list[Claim]:
                     ">= 4x less",
                     _cells(less, _x),
                     _all(less, lambda v: v >= 4),
+                )
+            )
+        # Issue 3's "within 1.2x of raw httpx" read strictly: our client's whole call against a
+        # bare httpx GET, both on our pool, so the pool's gain does not hide the client's cost.
+        layer: list[float | None] = []
+        for backend in backends:
+            client, bare = cpu_of("client-ours", backend), cpu_of("ours", backend)
+            layer.append(client / bare if client and bare else None)
+        if backends and any(v is not None for v in layer):
+            out.append(
+                Claim(
+                    "client CPU/request vs bare httpx, both on our pool, at c=16 "
+                    f"({', '.join(backends)})",
+                    "<= 1.2x (strict reading)",
+                    _cells(layer, _x),
+                    _all(layer, lambda v: v <= 1.2),
                 )
             )
         ours, aio = cpu_of("ours", "asyncio"), cpu_of("aiohttp", "asyncio")
@@ -828,7 +844,7 @@ def main() -> None:
         results = json.loads(args.from_json.read_text())
     else:
         results = {
-            "date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
+            "date": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
             "command": shlex.join([".venv/bin/python", "benchmarks/run_all.py", *sys.argv[1:]]),
             "quick": args.quick,
             "machine": describe_machine(),
