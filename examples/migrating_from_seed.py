@@ -20,8 +20,8 @@ BASE_URL = os.environ.get("AEROSTACK_BASE_URL", "http://localhost:8787/v1")
 def step_1_seed_code_unchanged() -> None:
     # Was: from aerostack import SDK
     with SDK(api_key_auth=KEY, server_url=BASE_URL) as sdk:
-        sdk.cache.cache_set(request={"key": "greeting", "value": "hello", "ttl": 60})
-        res = sdk.cache.cache_get(request={"key": "greeting"})
+        sdk.cache.cache_set(request={"key": "migrating:greeting", "value": "hello", "ttl": 60})
+        res = sdk.cache.cache_get(request={"key": "migrating:greeting"})
         print("seed style, cached:", res.value)
 
         res = sdk.ai.ai_chat(request={"messages": [{"role": "user", "content": "Hi"}]})
@@ -35,8 +35,8 @@ def step_1_seed_code_unchanged() -> None:
 
 async def step_2_native_client() -> None:
     async with AsyncAerostack(api_key=KEY, base_url=BASE_URL) as client:
-        await client.cache.set("greeting", "hello", ttl=60)
-        print("native, cached:", (await client.cache.get("greeting")).value)
+        await client.cache.set("migrating:greeting", "hello", ttl=60)
+        print("native, cached:", (await client.cache.get("migrating:greeting")).value)
 
         reply = await client.ai.chat("Hi")
         print("native, ai:", reply.text)
