@@ -25,7 +25,7 @@ from ._options import (
     Timeout,
     coerce_timeout,
 )
-from ._transport import KeySource, Transport, _Keep
+from ._transport import KeySource, Transport, _Keep, check_api_key
 from .errors import ConfigurationError
 from .resources import AI, Authentication, Cache, Database, Queue, Search, Services, Storage
 
@@ -252,12 +252,7 @@ def _resolve_api_key(api_key: KeySource | None) -> KeySource:
         raise ConfigurationError(
             f"api_key must be a str or a callable, not {type(api_key).__name__}"
         )
-    if not api_key or api_key != api_key.strip() or not api_key.isascii():
-        # The message must not quote the key.
-        raise ConfigurationError("api_key must be non-empty ASCII without surrounding spaces")
-    if not api_key.isprintable():
-        raise ConfigurationError("api_key must not contain control characters")
-    return api_key
+    return check_api_key(api_key)
 
 
 def _resolve_base_url(environment: str, base_url: str | None, server_idx: int | None) -> str:

@@ -76,6 +76,7 @@ _PROTECTED = frozenset({"x-aerostack-key", "authorization", "host", "content-len
 _RETRY_STATUSES = frozenset({408, 429})
 _HTTPX_DEFAULTS = frozenset({("accept", "*/*")})
 _MAX_IDEMPOTENCY_KEY = 255
+_OPTION_NAMES = frozenset(CallOptions.__annotations__)
 _JSON_PATH = re.compile(r"at `(\$[^`]*)`")
 
 
@@ -262,6 +263,13 @@ class Transport:
         extensions = self._extensions
         idempotency_key: str | None = None
         if options:
+            unknown = options.keys() - _OPTION_NAMES
+            if unknown:
+                # A misspelt idempotency_key would otherwise silently turn deduplication off.
+                raise InvalidRequestError(
+                    f"unknown call option(s): {', '.join(sorted(unknown))}; "
+                    f"expected {', '.join(sorted(_OPTION_NAMES))}"
+                )
             if "timeout" in options:
                 timeout = coerce_timeout(options["timeout"], self._timeout)
                 extensions = {"timeout": _timeout_extension(timeout)}
@@ -380,9 +388,9 @@ class Transport:
         try:
             response = await self._http.send(request, stream=stream, follow_redirects=False)
         except httpx.TimeoutException as exc:
-            raise APITimeoutError(f"{method} {path}: {type(exc).__name__}: {exc}") from exc
+            raise APITimeoutError(_send_failure(method, path, exc, request)) from exc
         except httpx.TransportError as exc:
-            error = APIConnectionError(f"{method} {path}: {type(exc).__name__}: {exc}")
+            error = APIConnectionError(_send_failure(method, path, exc, request))
             # Retrying cannot fix a bad URL scheme, a proxy refusal or our own protocol misuse.
             error._retryable = isinstance(exc, (httpx.NetworkError, httpx.RemoteProtocolError))  # type: ignore[attr-defined]
             raise error from exc
@@ -422,9 +430,7 @@ class Transport:
         value = source()
         if inspect.isawaitable(value):
             value = await value
-        if not isinstance(value, str) or not value:
-            raise ConfigurationError("the api_key callable must return a non-empty string")
-        return value
+        return check_api_key(value)
 
     def __repr__(self) -> str:
         return f"Transport(base_url={self._base_url!r})"
@@ -439,6 +445,32 @@ def _scrub(response: httpx.Response) -> None:
     headers = response.request.headers
     if _KEY_HEADER in headers:
         headers[_KEY_HEADER] = redact_key(headers[_KEY_HEADER])
+
+
+def _send_failure(method: str, path: str, exc: Exception, request: httpx.Request) -> str:
+    """The message for a send that failed, with the key masked in it and in ``request``.
+
+    The request stays reachable through the error's ``__cause__``; a protocol library may also
+    quote a header value in its message.
+    """
+    message = f"{method} {path}: {type(exc).__name__}: {exc}"
+    secret = request.headers.get(_KEY_HEADER)
+    if secret:
+        masked = redact_key(secret)
+        message = message.replace(secret, masked)
+        request.headers[_KEY_HEADER] = masked
+    return message
+
+
+def check_api_key(value: object) -> str:
+    """``value`` if it can be sent as a key header; the error never quotes the key."""
+    if not isinstance(value, str) or not value:
+        raise ConfigurationError("the API key must be a non-empty string")
+    if value != value.strip() or not value.isascii():
+        raise ConfigurationError("the API key must be ASCII without surrounding spaces")
+    if not value.isprintable():
+        raise ConfigurationError("the API key must not contain control characters")
+    return value
 
 
 def _timeout_extension(timeout: Timeout) -> dict[str, float | None]:

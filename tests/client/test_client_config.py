@@ -197,3 +197,13 @@ async def test_with_options_can_switch_the_key(make_client: ClientFactory) -> No
     client = make_client(api_key="sk_not_a_real_key")
     fixed = client.with_options(api_key=DEFAULT_API_KEY)
     assert not (await fixed.cache.get("switched-key")).exists
+
+
+@pytest.mark.parametrize("option", ["idempotencyKey", "timeout_s", "headers"])
+async def test_an_unknown_call_option_is_refused_before_sending(option: str) -> None:
+    from aerostack_async.errors import InvalidRequestError
+
+    # Port 9 (discard) is closed here: had anything been sent, this would be a connection error.
+    async with AsyncAerostack(api_key="sk_x", base_url="http://127.0.0.1:9/v1") as client:
+        with pytest.raises(InvalidRequestError, match=option):
+            await client.queue.enqueue("t", {}, **{option: "x"})  # type: ignore[arg-type]

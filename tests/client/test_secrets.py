@@ -101,3 +101,33 @@ async def test_the_key_is_masked_in_the_request_an_error_carries(
     raw = getattr(caught.value, "raw_response", None)
     assert raw is not None
     assert "sk_wrong_key_0123456789" not in str(dict(raw.request.headers))
+
+
+def _closed_port() -> str:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return f"http://127.0.0.1:{sock.getsockname()[1]}/v1"
+
+
+async def test_the_key_is_masked_in_the_request_a_connection_error_carries() -> None:
+    secret = "sk_connection_error_secret"
+    async with AsyncAerostack(api_key=secret, base_url=_closed_port(), retry=None) as client:
+        with pytest.raises(AerostackError) as caught:
+            await client.cache.get("k")
+    assert secret not in str(caught.value)
+    sent = caught.value.__cause__.request  # type: ignore[union-attr]
+    assert secret not in str(sent.headers)
+
+
+@pytest.mark.parametrize("bad", ["sk_trailing_newline\n", " sk_leading_space", "sk_\x00nul"])
+async def test_a_key_callable_returning_an_unsendable_key_fails_without_quoting_it(
+    bad: str,
+) -> None:
+    from aerostack_async.errors import ConfigurationError
+
+    async with AsyncAerostack(api_key=lambda: bad, base_url=_closed_port()) as client:
+        with pytest.raises(ConfigurationError) as caught:
+            await client.cache.get("k")
+    assert bad.strip("\n \x00") not in str(caught.value)
