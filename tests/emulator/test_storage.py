@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
+import anyio
 import httpx
 import pytest
 
@@ -184,6 +185,21 @@ async def test_get_url_is_fetchable_without_an_api_key(client: httpx.AsyncClient
         fetched = await anonymous.get(url)
     assert fetched.content == b"a,b\n1,2\n"
     assert fetched.headers["content-type"] == "text/csv"
+
+
+async def test_get_url_stops_working_once_it_expires(client: httpx.AsyncClient) -> None:
+    key = unique("expiring-url") + "/note.txt"
+    await upload(client, key, b"soon gone")
+    answer = (await client.post("/storage/getUrl", json={"key": key, "expiresIn": 1})).json()
+    async with httpx.AsyncClient() as anonymous:
+        assert (await anonymous.get(answer["url"])).content == b"soon gone"
+        # Generous margin over the 1 s lifetime: expiry is checked in whole seconds.
+        deadline = time.monotonic() + 10
+        status = 200
+        while status == 200 and time.monotonic() < deadline:
+            await anyio.sleep(0.5)
+            status = (await anonymous.get(answer["url"])).status_code
+    assert status == 403
 
 
 async def test_signed_url_of_key_with_spaces_and_unicode_is_fetchable(
