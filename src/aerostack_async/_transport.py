@@ -42,7 +42,6 @@ from typing import Any, TypeVar
 import anyio
 import httpx
 import msgspec
-import stamina
 
 from ._logging import logger, redact_key
 from ._options import CallOptions, Limits, RetryPolicy, Timeout, coerce_timeout
@@ -319,6 +318,10 @@ class Transport:
             if hook(exc) is False:
                 raise
             first: BaseException | None = exc
+
+        # Imported here, not at module level: it costs ~50 ms of import time and only a call
+        # that has already failed once needs it.
+        import stamina
 
         # stamina's first "attempt" re-raises the failure we already have, so it computes the
         # backoff (or takes Retry-After) and counts attempts as if it had run the first one.
