@@ -116,12 +116,13 @@ class AsyncAerostack:
             from ._http import build_http_client
 
             try:
-                http_client = build_http_client(resolved_timeout, limits, http2=http2)
+                http_client, pool = build_http_client(resolved_timeout, limits, http2=http2)
             except ImportError as exc:
                 raise ConfigurationError(f"cannot build the HTTP client: {exc}") from exc
             owns_http = True
         else:
             owns_http = False
+            pool = None
         transport = Transport(
             http_client,
             base_url=url,
@@ -132,6 +133,7 @@ class AsyncAerostack:
             apply_timeout=owns_http or timeout_given,
             inherit_headers=not owns_http,
             limits=limits if owns_http else None,
+            pool=pool,
         )
         self._key_display = redact_key(key) if isinstance(key, str) else "<callable>"
         self._bind(transport)

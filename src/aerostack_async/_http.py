@@ -35,20 +35,23 @@ def build_http_client(
     *,
     http2: bool = False,
     transport: httpx.AsyncBaseTransport | None = None,
-) -> httpx.AsyncClient:
+) -> tuple[httpx.AsyncClient, AsyncPoolTransport | None]:
     """A new ``httpx.AsyncClient`` for one AsyncAerostack (which then owns and closes it).
 
-    Redirects are never followed, so the key cannot travel to another origin.
+    Also returns our pool beneath it, if that is its transport: the client's plain JSON calls go
+    straight to the pool (:meth:`AsyncPoolTransport.fetch`). Redirects are never followed, so the
+    key cannot travel to another origin.
     """
     httpx_limits = httpx.Limits(
         max_connections=limits.max_connections,
         max_keepalive_connections=limits.max_keepalive_connections,
         keepalive_expiry=limits.keepalive_expiry,
     )
+    pool = None
     if transport is None and _wants_pool(http2):
         # httpx ignores its own limits once given a transport, so the pool gets them here.
-        transport = AsyncPoolTransport(limits=httpx_limits)
-    return httpx.AsyncClient(
+        transport = pool = AsyncPoolTransport(limits=httpx_limits)
+    client = httpx.AsyncClient(
         timeout=httpx.Timeout(
             connect=timeout.connect, read=timeout.read, write=timeout.write, pool=timeout.pool
         ),
@@ -57,3 +60,4 @@ def build_http_client(
         transport=transport,
         follow_redirects=False,
     )
+    return client, pool

@@ -4,8 +4,11 @@ Everything above this module deals in bytes and msgspec types; only this module 
 streaming helpers it hands an open response to) touches httpx.
 
 Per call, the hot path builds an ``httpx.Request`` from a prebuilt URL and header list with the
-already-encoded body and calls ``client.send()``. It skips ``client.post(url, json=...)``'s
-URL merging, header merging and JSON encoding, which cost a large share of a request's CPU.
+already-encoded body and sends it. It skips ``client.post(url, json=...)``'s URL merging, header
+merging and JSON encoding, which cost a large share of a request's CPU. On a client we built over
+our own pool, a call whose response is read whole goes straight to the pool
+(``AsyncPoolTransport.fetch``), past ``AsyncClient.send()``'s auth, redirect and cookie layers,
+none of which such a client uses; everything else goes through ``client.send()``.
 The first attempt runs without any retry machinery; only a retryable failure hands the call to
 stamina, which then drives backoff (``Retry-After`` honoured up to a cap) for the remaining
 attempts. A cancel scope enforces the total deadline over all attempts.
@@ -37,7 +40,8 @@ import time
 import uuid
 from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
-from typing import Any, TypeVar
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import anyio
 import httpx
@@ -56,6 +60,9 @@ from .errors import (
     parse_retry_after,
     status_error_class,
 )
+
+if TYPE_CHECKING:
+    from ._pool import AsyncPoolTransport
 
 __all__ = ["USER_AGENT", "BodyFactory", "KeySource", "Transport"]
 
@@ -107,6 +114,7 @@ class Transport:
         "_inherit_headers",
         "_key",
         "_key_is_static",
+        "_pool",
         "_retry",
         "_timeout",
         "_urls",
@@ -125,8 +133,11 @@ class Transport:
         apply_timeout: bool = True,
         inherit_headers: bool = False,
         limits: Limits | None = None,
+        pool: AsyncPoolTransport | None = None,
     ) -> None:
         self._http = http
+        # Our pool, when it is the transport of a client we built: plain calls go straight to it.
+        self._pool = pool
         # The pool's size when we built the pool (None for a caller's own http_client):
         # batch methods size their fan-out from it.
         self.limits = limits
@@ -203,6 +214,7 @@ class Transport:
             apply_timeout=bool(self._extensions) or timeout is not None,
             inherit_headers=self._inherit_headers,
             limits=self.limits,
+            pool=self._pool,
         )
 
     # -- the public hooks -------------------------------------------------------------------
@@ -387,9 +399,18 @@ class Transport:
                 request_headers[name] = value
 
         debug = logger.isEnabledFor(logging.DEBUG)
-        started = time.perf_counter() if debug else 0.0
+        pool = self._pool
+        started = time.perf_counter() if debug or pool else 0.0
         try:
-            response = await self._http.send(request, stream=stream, follow_redirects=False)
+            if pool is not None and not stream:
+                # A client we built has no auth, hooks or redirects to apply, and we keep no
+                # cookies: AsyncClient.send() would only add cost on this, the hottest path.
+                if self._http.is_closed:
+                    raise RuntimeError("Cannot send a request, as the client has been closed.")
+                response = await pool.fetch(request)
+                response.elapsed = timedelta(seconds=time.perf_counter() - started)
+            else:
+                response = await self._http.send(request, stream=stream, follow_redirects=False)
         except httpx.TimeoutException as exc:
             raise APITimeoutError(_send_failure(method, path, exc, request)) from exc
         except httpx.TransportError as exc:

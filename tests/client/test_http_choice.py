@@ -8,6 +8,9 @@ import pytest
 from aerostack_async import AsyncAerostack
 from aerostack_async._http import TRANSPORT_ENV
 from aerostack_async._pool import AsyncPoolTransport
+from aerostack_async.errors import NotFoundError
+
+from ._servers import Reply, scripted_server
 
 pytestmark = pytest.mark.anyio
 
@@ -53,3 +56,59 @@ def test_unknown_transport_name_is_a_clear_error(monkeypatch: pytest.MonkeyPatch
     monkeypatch.setenv(TRANSPORT_ENV, "carrier-pigeon")
     with pytest.raises(ValueError, match=TRANSPORT_ENV):
         AsyncAerostack(api_key="sk_x", environment="local")
+
+
+async def test_calls_on_our_pool_give_the_response_httpx_would(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The library's JSON calls skip AsyncClient.send() on our pool; what an error carries must
+    # not show it: the request (key masked), the elapsed time, the version, decoded headers.
+    monkeypatch.delenv(TRANSPORT_ENV, raising=False)
+    reply = Reply(
+        status=404,
+        body=b'{"code":"NOT_FOUND","message":"nope"}',
+        headers=[("Content-Type", "application/json")],
+    )
+    async with (
+        scripted_server(reply) as server,
+        AsyncAerostack(api_key="sk_live_secret_value", base_url=server.base_url) as client,
+    ):
+        with pytest.raises(NotFoundError) as caught:
+            await client.cache.get("k")
+    response = caught.value.raw_response
+    assert response.status_code == 404
+    assert response.http_version == "HTTP/1.1"
+    assert response.elapsed.total_seconds() > 0
+    assert response.request.url == server.base_url + "/cache/get"
+    assert "secret_value" not in response.request.headers["X-Aerostack-Key"]
+    assert response.json()["code"] == "NOT_FOUND"
+
+
+@pytest.mark.parametrize("transport", ["pool", "httpx"])
+async def test_clients_we_build_send_no_cookies(
+    monkeypatch: pytest.MonkeyPatch, transport: str
+) -> None:
+    # The API authenticates by key; a cookie set by something in between (a load balancer)
+    # does not ride along on later calls, on either transport.
+    monkeypatch.setenv(TRANSPORT_ENV, transport)
+    reply = Reply(body=b'{"exists":false}', headers=[("Set-Cookie", "lb=node-7; Path=/")])
+    async with (
+        scripted_server(reply) as server,
+        AsyncAerostack(api_key="sk_x", base_url=server.base_url) as client,
+    ):
+        await client.cache.get("a")
+        await client.cache.get("b")
+    assert [r.headers.get("cookie") for r in server.received] == [None, None]
+
+
+@pytest.mark.parametrize("transport", ["pool", "httpx"])
+async def test_a_call_on_a_closed_client_raises_runtime_error(
+    monkeypatch: pytest.MonkeyPatch, transport: str
+) -> None:
+    monkeypatch.setenv(TRANSPORT_ENV, transport)
+    async with scripted_server(Reply(body=b'{"exists":false}')) as server:
+        client = AsyncAerostack(api_key="sk_x", base_url=server.base_url)
+        await client.cache.get("a")
+        await client.aclose()
+        with pytest.raises(RuntimeError, match="closed"):
+            await client.cache.get("a")

@@ -26,6 +26,7 @@ import pytest
 from anyio.streams.tls import TLSListener
 
 from aerostack_async._pool import AsyncPoolTransport
+from aerostack_async._pool._codec import PARSER_ENV
 
 
 @dataclass
@@ -207,6 +208,29 @@ async def serve_forever(peer: Peer, body: bytes = b"ok") -> None:
 
 
 TRANSPORTS = ["ours", "httpx"]
+PARSERS = ["httptools", "h11"]
+
+
+@pytest.fixture(params=PARSERS, autouse=True)
+def parser(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Every test runs with each protocol library under our pool: the two must agree."""
+    monkeypatch.setenv(PARSER_ENV, request.param)
+    return request.param  # type: ignore[no-any-return]
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """httpx's own transport does not use our parser: run it once, not once per parser."""
+    keep, drop = [], []
+    for item in items:
+        params = getattr(getattr(item, "callspec", None), "params", {})
+        if params.get("kind") == "httpx" and params.get("parser") != PARSERS[0]:
+            drop.append(item)
+        else:
+            keep.append(item)
+    if drop:
+        config.hook.pytest_deselected(items=drop)
+        items[:] = keep
+
 
 ignore_httpx_asyncgen_warning = pytest.mark.filterwarnings(
     # Leaving a stream early leaves httpx's own async generators (and on the stock transport

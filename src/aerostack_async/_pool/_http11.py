@@ -1,21 +1,30 @@
-"""One HTTP/1.1 exchange on a pooled connection: anyio bytes in and out, h11 for the protocol.
+"""One HTTP/1.1 exchange on a pooled connection: anyio bytes in and out, a codec for the protocol.
 
-h11 does all of the protocol work (framing both ways, header validation, keep-alive rules); this
-module moves bytes, applies the request's timeouts and maps every failure onto httpx's exception
-types, so that httpx (and our client's retry and error mapping) cannot tell it from httpcore.
+The codec (httptools or h11, see :mod:`._codec`) does all of the protocol work: framing both
+ways, header validation, keep-alive rules. This module moves bytes, applies the request's timeouts
+and maps every failure onto httpx's exception types, so that httpx (and our client's retry and
+error mapping) cannot tell it from httpcore.
 """
 
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import AsyncIterator, Mapping
 from typing import TYPE_CHECKING, Any
 
 import anyio
 import anyio.abc
-import h11
 import httpx
+
+from ._codec import (
+    Codec,
+    Dialect,
+    InvalidRequest,
+    LocalProtocolFailure,
+    RemoteProtocolFailure,
+    ResponseHead,
+    explain_invalid,
+)
 
 if TYPE_CHECKING:
     from ._slots import Origin, Slots
@@ -23,32 +32,32 @@ if TYPE_CHECKING:
 READ_SIZE = 256 * 1024
 """Bytes asked of the socket per read: large, so a big body costs few wake-ups."""
 
-MAX_HEAD_SIZE = 100 * 1024
-"""Largest response head (status line and headers) we accept."""
-
 ONE_WRITE_LIMIT = 64 * 1024
 """A request body up to this size is sent in the same write as its head."""
 
-_EOM = h11.EndOfMessage()
-_NEED_DATA = h11.NEED_DATA
-_DONE = h11.DONE
 _IO_ERRORS = (anyio.BrokenResourceError, anyio.ClosedResourceError, OSError)
 
 
 class Connection:
-    """An open connection to one origin: its byte stream and the h11 state machine on it."""
+    """An open connection to one origin: its byte stream and the protocol state on it."""
 
-    __slots__ = ("eof", "h11", "idle_since", "origin", "registry", "served", "stream")
+    __slots__ = ("codec", "eof", "idle_since", "origin", "registry", "served", "stream")
 
     def __init__(
-        self, stream: anyio.abc.ByteStream, origin: Origin, registry: set[Connection]
+        self,
+        stream: anyio.abc.ByteStream,
+        origin: Origin,
+        registry: set[Connection],
+        codec: Codec,
     ) -> None:
         self.stream = stream
         self.origin = origin
-        self.h11 = h11.Connection(h11.CLIENT, max_incomplete_event_size=MAX_HEAD_SIZE)
+        self.codec = codec
         self.idle_since = 0.0
         self.served = 0
-        self.eof = False  # the peer closed its side: a close-delimited body ended, no reuse
+        # No reuse: the peer closed its side (a close-delimited body ended), or the exchange
+        # ended without keep-alive.
+        self.eof = False
         self.registry = registry
         registry.add(self)
 
@@ -75,45 +84,24 @@ class StaleConnection(Exception):
 # The request
 
 
-_TOKEN = re.compile(rb"[-!#$%&'*+.^_`|~0-9a-zA-Z]+")
-_BAD_VALUE = re.compile(rb"[\x00\r\n]|^[ \t]|[ \t]$")
-
-
-def request_event(request: httpx.Request) -> h11.Request:
-    """The h11 event for ``request``: validates the method, target and every header.
+def prepare(dialect: Dialect, request: httpx.Request) -> object:
+    """Validate ``request`` for ``dialect``: its method, target and every header.
 
     A header name or value that could split or smuggle a request (CR, LF, NUL, ...) raises
     httpx.LocalProtocolError here, before a connection is even taken. The message names the
     header but never shows its value, which may be a credential.
     """
     try:
-        return h11.Request(
-            method=request.method, target=request.url.raw_path, headers=request.headers.raw
-        )
-    except h11.LocalProtocolError:
-        raise httpx.LocalProtocolError(_explain_invalid(request), request=request) from None
-
-
-def _explain_invalid(request: httpx.Request) -> str:
-    for name, value in request.headers.raw:
-        if not _TOKEN.fullmatch(name):
-            return f"Invalid request header name {name!r}: nothing was sent"
-        if _BAD_VALUE.search(value):
-            return (
-                f"Invalid value for request header {name.decode('latin-1')!r}: it contains CR, LF "
-                "or NUL, or leading/trailing whitespace (value not shown); nothing was sent"
-            )
-    return (
-        f"Invalid request line or headers for {request.method} {request.url.path!r}: "
-        "nothing was sent"
-    )
+        return dialect.prepare(request)
+    except InvalidRequest:
+        raise httpx.LocalProtocolError(explain_invalid(request), request=request) from None
 
 
 SMALL_REQUEST = 8 * 1024
 """A request with a known body up to this size is sent in one write that cannot block."""
 
 
-def _small_request(h: h11.Connection, request: httpx.Request, event: h11.Request) -> bytes | None:
+def _small_request(codec: Codec, request: httpx.Request, prepared: object) -> bytes | None:
     """The whole request as one buffer, if its body is known and it is small; else None."""
     if not isinstance(request.stream, httpx.ByteStream):
         return None
@@ -123,17 +111,17 @@ def _small_request(h: h11.Connection, request: httpx.Request, event: h11.Request
         return None
     if len(content) > SMALL_REQUEST:
         return None
-    data = h.send(event) or b""
+    data = codec.start(prepared)
     if content:
-        data += h.send(h11.Data(data=content)) or b""
-    return data + (h.send(_EOM) or b"")
+        data += codec.body(content)
+    return data + codec.end()
 
 
 async def _send_request(
-    h: h11.Connection,
+    codec: Codec,
     stream: anyio.abc.ByteStream,
     request: httpx.Request,
-    event: h11.Request,
+    prepared: object,
     scope: anyio.CancelScope,
     write_timeout: float | None,
 ) -> BaseException | None:
@@ -148,17 +136,17 @@ async def _send_request(
             content = request.content
         except httpx.RequestNotRead:
             content = b"".join([chunk async for chunk in body])
-        head = h.send(event) or b""
+        head = codec.start(prepared)
         try:
             if len(content) <= ONE_WRITE_LIMIT:
                 # Head, body and framing in one write: one syscall, one packet.
-                if content:
-                    head += h.send(h11.Data(data=content)) or b""
-                await stream.send(head + (h.send(_EOM) or b""))
+                await stream.send(head + codec.body(content) + codec.end())
             else:
                 await stream.send(head)
-                await stream.send(h.send(h11.Data(data=content)) or b"")
-                await stream.send(h.send(_EOM) or b"")
+                await stream.send(codec.body(content))
+                end = codec.end()
+                if end:
+                    await stream.send(end)
         except _IO_ERRORS as exc:
             return exc
         return None
@@ -166,7 +154,7 @@ async def _send_request(
     # is asked for. The write timeout covers the writes, not the wait for the producer.
     assert isinstance(body, httpx.AsyncByteStream), "a sync request body under an async transport"
     try:
-        await stream.send(h.send(event) or b"")
+        await stream.send(codec.start(prepared))
     except _IO_ERRORS as exc:
         return exc
     scope.deadline = math.inf
@@ -174,7 +162,7 @@ async def _send_request(
     try:
         async for chunk in chunks:
             if chunk:
-                data = h.send(h11.Data(data=chunk)) or b""
+                data = codec.body(chunk)
                 if write_timeout is not None:
                     scope.deadline = anyio.current_time() + write_timeout
                 try:
@@ -189,23 +177,25 @@ async def _send_request(
             await aclose()
     if write_timeout is not None:
         scope.deadline = anyio.current_time() + write_timeout
-    try:
-        await stream.send(h.send(_EOM) or b"")
-    except _IO_ERRORS as exc:
-        return exc
+    end = codec.end()
+    if end:
+        try:
+            await stream.send(end)
+        except _IO_ERRORS as exc:
+            return exc
     return None
 
 
 async def exchange(
-    conn: Connection, request: httpx.Request, event: h11.Request, timeouts: Mapping[str, Any]
-) -> tuple[h11.Response, list[bytes], bool]:
+    conn: Connection, request: httpx.Request, prepared: object, timeouts: Mapping[str, Any]
+) -> tuple[ResponseHead, list[bytes], bool]:
     """Send ``request`` on ``conn`` and read the response head and whatever body came with it.
 
     Returns the head, the body chunks already received and whether they are the whole body.
     Raises httpx's exception types, or StaleConnection. On any exception the caller must discard
     the connection; on success the connection is mid-response unless the body is complete.
     """
-    h = conn.h11
+    codec = conn.codec
     stream = conn.stream
     reused = conn.served > 0
     conn.served += 1
@@ -214,7 +204,7 @@ async def exchange(
     received = False
     write_error: BaseException | None = None
     try:
-        small = _small_request(h, request, event)
+        small = _small_request(codec, request, prepared)
         if small is not None:
             # An idle connection's socket buffer is empty and this fits in it: the write cannot
             # block, so it shares the read deadline (one timer, not two, on the hot path).
@@ -232,40 +222,30 @@ async def exchange(
                 except _IO_ERRORS as exc:
                     write_error = exc
             else:
-                write_error = await _send_request(h, stream, request, event, scope, write_timeout)
+                write_error = await _send_request(
+                    codec, stream, request, prepared, scope, write_timeout
+                )
                 scope.deadline = (
                     math.inf if read_timeout is None else anyio.current_time() + read_timeout
                 )
             reading = True
             while True:
-                ev = h.next_event()
-                if ev is _NEED_DATA:
-                    try:
-                        data = await stream.receive(READ_SIZE)
-                    except anyio.EndOfStream:
-                        data = b""
-                    if not data and not received:
+                head = codec.head
+                if head is not None:
+                    return head, codec.take(), codec.complete
+                try:
+                    data = await stream.receive(READ_SIZE)
+                except anyio.EndOfStream:
+                    data = b""
+                if not data:
+                    if not received:
                         raise _no_response(request, reused, write_error, None)
-                    received = True
-                    if not data:
-                        conn.eof = True
-                    h.receive_data(data)
-                elif type(ev) is h11.Response:
-                    break
-                elif type(ev) is not h11.InformationalResponse:  # pragma: no cover
-                    raise httpx.RemoteProtocolError(f"Unexpected {ev!r}", request=request)
-            chunks: list[bytes] = []
-            while True:
-                body_ev = h.next_event()
-                if type(body_ev) is h11.Data:
-                    chunks.append(bytes(body_ev.data))
-                elif type(body_ev) is h11.EndOfMessage:
-                    return ev, chunks, True
-                else:
-                    return ev, chunks, False
-    except h11.RemoteProtocolError as exc:
+                    conn.eof = True
+                received = True
+                codec.feed(data)
+    except RemoteProtocolFailure as exc:
         raise httpx.RemoteProtocolError(str(exc), request=request) from exc
-    except h11.LocalProtocolError as exc:
+    except LocalProtocolFailure as exc:
         raise httpx.LocalProtocolError(str(exc), request=request) from exc
     except _IO_ERRORS as exc:
         if not reading:
@@ -307,29 +287,39 @@ def _describe(exc: BaseException) -> str:
 # The response
 
 
-def finish_nowait(slots: Slots[Connection], conn: Connection) -> bool:
+def recycle(slots: Slots[Connection], conn: Connection) -> bool:
     """A response was read to its end: pool the connection at once if that is all it takes.
 
     False when more is needed (it cannot be reused, or the pool must do more): await
-    :func:`finish` then.
+    :func:`release` then.
     """
-    h = conn.h11
-    if h.our_state is _DONE and h.their_state is _DONE and not conn.eof:
-        h.start_next_cycle()
-        return slots.put_back_nowait(conn)
-    return False
+    if conn.eof or not conn.codec.reuse():
+        conn.eof = True  # not reusable: release() closes it
+        return False
+    return slots.put_back_nowait(conn)
 
 
-async def finish(slots: Slots[Connection], conn: Connection) -> None:
-    """A response was read to its end: reuse the connection if both sides allow it."""
-    h = conn.h11
-    if h.our_state is h11.IDLE and h.their_state is h11.IDLE:  # finish_nowait began a cycle
-        await slots.put_back(conn)
-    elif h.our_state is _DONE and h.their_state is _DONE and not conn.eof:
-        h.start_next_cycle()
-        await slots.put_back(conn)
-    else:
+async def release(slots: Slots[Connection], conn: Connection) -> None:
+    """After :func:`recycle` said False: pool the connection if it may be reused, else close it."""
+    if conn.eof:
         await slots.discard(conn)
+    else:
+        await slots.put_back(conn)
+
+
+async def read_rest(conn: Connection, chunks: list[bytes], read_timeout: float | None) -> None:
+    """Read the rest of a body into ``chunks``; raises what the socket or the codec raised."""
+    codec = conn.codec
+    with anyio.fail_after(read_timeout):
+        while not codec.complete:
+            try:
+                data = await conn.stream.receive(READ_SIZE)
+            except anyio.EndOfStream:
+                data = b""
+            if not data:
+                conn.eof = True
+            codec.feed(data)
+            chunks += codec.take()
 
 
 class ResponseBody(httpx.AsyncByteStream):
@@ -372,36 +362,30 @@ class ResponseBody(httpx.AsyncByteStream):
 
     async def _read(self, conn: Connection) -> None:
         """Read until some body arrives or the body ends (then release the connection)."""
-        h = conn.h11
+        codec = conn.codec
         try:
             with anyio.fail_after(self._read_timeout):
-                while True:
-                    ev = h.next_event()
-                    if ev is _NEED_DATA:
-                        if self._pending:
-                            return
-                        try:
-                            data = await conn.stream.receive(READ_SIZE)
-                        except anyio.EndOfStream:
-                            data = b""
-                            conn.eof = True
-                        h.receive_data(data)
-                    elif type(ev) is h11.Data:
-                        self._pending.append(bytes(ev.data))
-                    elif type(ev) is h11.EndOfMessage:
-                        break
-                    else:  # pragma: no cover - h11 raises first
-                        raise httpx.RemoteProtocolError(f"Unexpected {ev!r}", request=self._request)
+                while not codec.complete:
+                    try:
+                        data = await conn.stream.receive(READ_SIZE)
+                    except anyio.EndOfStream:
+                        data = b""
+                    if not data:
+                        conn.eof = True
+                    codec.feed(data)
+                    self._pending += codec.take()
+                    if self._pending and not codec.complete:
+                        return
         except BaseException as exc:
             self._conn = None
             await self._slots.discard(conn)
-            mapped = _map_read_error(exc, self._request)
+            mapped = map_read_error(exc, self._request)
             if mapped is None:
                 raise
             raise mapped from exc
         self._conn = None
-        if not finish_nowait(self._slots, conn):
-            await finish(self._slots, conn)
+        if not recycle(self._slots, conn):
+            await release(self._slots, conn)
 
     async def aclose(self) -> None:
         """Release the connection: closed, unless the body was read to its end."""
@@ -412,10 +396,11 @@ class ResponseBody(httpx.AsyncByteStream):
             await self._slots.discard(conn)
 
 
-def _map_read_error(exc: BaseException, request: httpx.Request) -> httpx.TransportError | None:
+def map_read_error(exc: BaseException, request: httpx.Request) -> httpx.TransportError | None:
+    """httpx's exception for a failure while reading a body; None if it is not a read failure."""
     if isinstance(exc, TimeoutError):
         return httpx.ReadTimeout("Timed out reading the response body", request=request)
-    if isinstance(exc, h11.RemoteProtocolError):
+    if isinstance(exc, RemoteProtocolFailure):
         return httpx.RemoteProtocolError(str(exc), request=request)
     if isinstance(exc, _IO_ERRORS):
         return httpx.ReadError(_describe(exc), request=request)

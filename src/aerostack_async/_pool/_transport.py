@@ -5,21 +5,27 @@ from __future__ import annotations
 import ssl
 import urllib.request
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import anyio
 import httpx
 
+from ._codec import Dialect, dialect
 from ._http11 import (
     Connection,
     ResponseBody,
     StaleConnection,
     exchange,
-    finish,
-    finish_nowait,
-    request_event,
+    map_read_error,
+    prepare,
+    read_rest,
+    recycle,
+    release,
 )
 from ._slots import Origin, Slots, SlotTimeout
+
+if TYPE_CHECKING:
+    from ._codec import ResponseHead
 
 DEFAULT_LIMITS = httpx.Limits(max_connections=100, max_keepalive_connections=20, keepalive_expiry=5)
 """httpx's own defaults, so that swapping transports changes nothing but the speed."""
@@ -48,7 +54,8 @@ def pool_applies(*, http2: bool = False, proxy: object = None, trust_env: bool =
 class AsyncPoolTransport(httpx.AsyncBaseTransport):
     """A lean HTTP/1.1 keep-alive connection pool for ``httpx.AsyncClient``, on asyncio or trio.
 
-    It speaks HTTP/1.1 only (h11 does the protocol), over plain TCP or TLS, with no proxy
+    It speaks HTTP/1.1 only (httptools or h11 does the protocol: ``parser``, see
+    :func:`~aerostack_async._pool._codec.dialect`), over plain TCP or TLS, with no proxy
     support: use httpx's own transport for HTTP/2 and proxies. Per origin it keeps a LIFO stack
     of idle connections; ``limits`` caps the connections and requests beyond the cap wait, first
     come first served, up to the request's pool timeout. Timeouts come from each request's
@@ -71,7 +78,9 @@ class AsyncPoolTransport(httpx.AsyncBaseTransport):
         cert: Any = None,
         trust_env: bool = True,
         limits: httpx.Limits = DEFAULT_LIMITS,
+        parser: str | None = None,
     ) -> None:
+        self._dialect: Dialect = dialect(parser)
         self._verify = verify
         self._cert = cert
         self._trust_env = trust_env
@@ -87,12 +96,75 @@ class AsyncPoolTransport(httpx.AsyncBaseTransport):
         return self._slots
 
     @property
+    def parser(self) -> str:
+        """The protocol library in use: ``"httptools"`` or ``"h11"``."""
+        return self._dialect.name
+
+    @property
     def open_connections(self) -> int:
         """Connections currently open, idle or in use."""
         return len(self._connections)
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         """Send ``request`` on a pooled connection and return the response, body streaming."""
+        conn, head, chunks, complete, timeouts = await self._exchange(request)
+        slots = self._slots
+        if complete:
+            if not recycle(slots, conn):
+                await release(slots, conn)
+            body = ResponseBody(chunks, None, slots, None, request)
+        else:
+            body = ResponseBody(chunks, conn, slots, timeouts.get("read"), request)
+        return httpx.Response(
+            head.status_code,
+            headers=head.headers,
+            stream=body,
+            extensions={
+                "http_version": _HTTP_VERSIONS.get(head.http_version)
+                or b"HTTP/" + head.http_version,
+                "reason_phrase": head.reason,
+            },
+            request=request,
+        )
+
+    async def fetch(self, request: httpx.Request) -> httpx.Response:
+        """Send ``request`` and return its response with the body already read.
+
+        The library's own calls (small JSON bodies) come here instead of through
+        ``httpx.AsyncClient.send``: the same response, decoded as httpx decodes it, without the
+        per-request layers (auth, redirects, cookies, a body stream) that those calls never use.
+        """
+        conn, head, chunks, complete, timeouts = await self._exchange(request)
+        slots = self._slots
+        if not complete:
+            try:
+                await read_rest(conn, chunks, timeouts.get("read"))
+            except BaseException as exc:
+                await slots.discard(conn)
+                mapped = map_read_error(exc, request)
+                if mapped is None:
+                    raise
+                raise mapped from exc
+        if not recycle(slots, conn):
+            await release(slots, conn)
+        response = httpx.Response(
+            head.status_code,
+            headers=head.headers,
+            stream=httpx.ByteStream(chunks[0] if len(chunks) == 1 else b"".join(chunks)),
+            extensions={
+                "http_version": _HTTP_VERSIONS.get(head.http_version)
+                or b"HTTP/" + head.http_version,
+                "reason_phrase": head.reason,
+            },
+            request=request,
+        )
+        response.read()  # applies any Content-Encoding, as httpx would
+        return response
+
+    async def _exchange(
+        self, request: httpx.Request
+    ) -> tuple[Connection, ResponseHead, list[bytes], bool, Mapping[str, Any]]:
+        """Send ``request`` on a pooled connection (retrying once on a stale one); read the head."""
         url = request.url
         scheme = url.raw_scheme
         default_port = _DEFAULT_PORTS.get(scheme)
@@ -103,11 +175,11 @@ class AsyncPoolTransport(httpx.AsyncBaseTransport):
             )
         origin: Origin = (scheme, url.raw_host, url.port or default_port)
         timeouts = request.extensions.get("timeout") or _NO_TIMEOUTS
-        event = request_event(request)  # validates before any connection is touched
+        prepared = prepare(self._dialect, request)  # validates before any connection is touched
         slots = self._slots
         conn = slots.take_idle(origin) or await self._checkout(origin, timeouts, request)
         try:
-            head, chunks, complete = await exchange(conn, request, event, timeouts)
+            head, chunks, complete = await exchange(conn, request, prepared, timeouts)
         except StaleConnection as stale:
             await slots.discard(conn)
             if not isinstance(request.stream, httpx.ByteStream):
@@ -116,7 +188,7 @@ class AsyncPoolTransport(httpx.AsyncBaseTransport):
             await slots.drop_idle(origin)
             conn = await self._checkout(origin, timeouts, request)
             try:
-                head, chunks, complete = await exchange(conn, request, event, timeouts)
+                head, chunks, complete = await exchange(conn, request, prepared, timeouts)
             except StaleConnection as again:  # pragma: no cover - a new connection is never reused
                 await slots.discard(conn)
                 raise again.error from again.__cause__
@@ -126,22 +198,7 @@ class AsyncPoolTransport(httpx.AsyncBaseTransport):
         except BaseException:
             await slots.discard(conn)
             raise
-        if complete:
-            if not finish_nowait(slots, conn):
-                await finish(slots, conn)
-            body = ResponseBody(chunks, None, slots, None, request)
-        else:
-            body = ResponseBody(chunks, conn, slots, timeouts.get("read"), request)
-        return httpx.Response(
-            head.status_code,
-            headers=head.headers.raw_items(),
-            stream=body,
-            extensions={
-                "http_version": _HTTP_VERSIONS.get(head.http_version)
-                or b"HTTP/" + head.http_version,
-                "reason_phrase": head.reason,
-            },
-        )
+        return conn, head, chunks, complete, timeouts
 
     async def _checkout(
         self, origin: Origin, timeouts: Mapping[str, Any], request: httpx.Request
@@ -184,7 +241,7 @@ class AsyncPoolTransport(httpx.AsyncBaseTransport):
         except (OSError, anyio.BrokenResourceError, anyio.EndOfStream) as exc:
             reason = str(exc) or str(exc.__cause__ or "") or type(exc).__name__
             raise httpx.ConnectError(reason, request=request) from exc
-        return Connection(stream, origin, self._connections)
+        return Connection(stream, origin, self._connections, self._dialect.codec())
 
     def _tls_context(self) -> ssl.SSLContext:
         # Built on first use: loading the CA bundle costs milliseconds that plain-HTTP clients

@@ -1,0 +1,152 @@
+"""What the pool needs from an HTTP/1.1 protocol library, and the choice between the two we ship.
+
+A *dialect* turns an ``httpx.Request`` into a prepared request (validating it before any
+connection is touched) and makes one *codec* per connection. The codec frames the request's
+bytes and parses the response as bytes arrive. Two dialects implement this:
+
+- ``httptools`` (the default when it is installed): llhttp, the C parser Node.js uses, parses
+  responses; request heads are validated with the same rules h11 applies, then written out.
+- ``h11``: the pure-Python state machine does both directions.
+
+The transport conformance suite (``tests/transport``) runs on both and they must agree. Pick one
+with ``AsyncPoolTransport(parser=...)`` or ``AEROSTACK_HTTP_PARSER=httptools|h11``.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    import httpx
+
+__all__ = [
+    "MAX_HEAD_SIZE",
+    "PARSER_ENV",
+    "Codec",
+    "Dialect",
+    "InvalidRequest",
+    "LocalProtocolFailure",
+    "RemoteProtocolFailure",
+    "ResponseHead",
+    "dialect",
+]
+
+PARSER_ENV = "AEROSTACK_HTTP_PARSER"
+"""``httptools`` or ``h11``: the protocol library of new pools (default: httptools if installed)."""
+
+MAX_HEAD_SIZE = 100 * 1024
+"""Largest response head (status line and headers) we accept."""
+
+
+class InvalidRequest(Exception):
+    """The request cannot be sent as it is (a bad header, method or target); nothing was sent."""
+
+
+class LocalProtocolFailure(Exception):
+    """We were about to break the protocol (a body longer than its Content-Length, say)."""
+
+
+class RemoteProtocolFailure(Exception):
+    """The server broke the protocol (a malformed head, a truncated body, ...)."""
+
+
+class ResponseHead:
+    """A response's status line and headers, as they came (header names keep their case)."""
+
+    __slots__ = ("headers", "http_version", "reason", "status_code")
+
+    def __init__(
+        self,
+        status_code: int,
+        reason: bytes,
+        http_version: bytes,
+        headers: list[tuple[bytes, bytes]],
+    ) -> None:
+        self.status_code = status_code
+        self.reason = reason
+        self.http_version = http_version
+        self.headers = headers
+
+
+class Codec(Protocol):
+    """One connection's protocol state: frames requests, parses responses.
+
+    Per exchange: :meth:`start`, then :meth:`body` per chunk of the body and :meth:`end`; feed what
+    the socket returns to :meth:`feed` (``b""`` for end of file) until :attr:`head` is set, then
+    until :attr:`complete`, taking body bytes with :meth:`take`. Finally :meth:`reuse` says whether
+    the connection may carry another exchange (and readies it for one).
+    """
+
+    head: ResponseHead | None
+    complete: bool
+
+    def start(self, prepared: object) -> bytes:
+        """Begin an exchange: the bytes of the request head."""
+
+    def body(self, data: bytes) -> bytes:
+        """The bytes that send ``data`` as part of the request body (framed, if chunked)."""
+
+    def end(self) -> bytes:
+        """The bytes that end the request body; checks that it matched its Content-Length."""
+
+    def feed(self, data: bytes) -> None:
+        """Parse bytes from the socket (``b""``: the server closed its side)."""
+
+    def take(self) -> list[bytes]:
+        """The body bytes parsed since the last call (the list is the caller's)."""
+
+    def reuse(self) -> bool:
+        """After a complete response: whether both sides allow another exchange (and begin it)."""
+
+
+class Dialect(Protocol):
+    """A protocol library, as the pool uses it."""
+
+    name: str
+
+    def prepare(self, request: httpx.Request) -> object:
+        """Validate ``request`` into what :meth:`Codec.start` takes; raises InvalidRequest."""
+
+    def codec(self) -> Codec:
+        """A codec for a new connection."""
+
+
+def dialect(name: str | None = None) -> Dialect:
+    """The dialect called ``name``; else ``AEROSTACK_HTTP_PARSER``; else the fastest installed."""
+    choice = (name or os.environ.get(PARSER_ENV, "") or "auto").strip().lower()
+    if choice not in ("auto", "httptools", "h11"):
+        raise ValueError(f"the HTTP parser must be 'httptools' or 'h11', not {choice!r}")
+    if choice in ("auto", "httptools"):
+        try:
+            from ._httptools_codec import HTTPTOOLS
+        except ImportError:
+            if choice == "httptools":
+                raise
+        else:
+            return HTTPTOOLS
+    from ._h11_codec import H11
+
+    return H11
+
+
+# Shared by both dialects' error messages: which header is bad, never its value (a credential).
+_TOKEN = re.compile(rb"[-!#$%&'*+.^_`|~0-9a-zA-Z]+")
+_BAD_VALUE = re.compile(rb"[\x00\r\n]|^[ \t]|[ \t]$")
+
+
+def explain_invalid(request: httpx.Request) -> str:
+    """Why ``request`` cannot be sent, naming the header at fault but not showing its value."""
+    for name, value in request.headers.raw:
+        if not _TOKEN.fullmatch(name):
+            return f"Invalid request header name {name!r}: nothing was sent"
+        if _BAD_VALUE.search(value):
+            return (
+                f"Invalid value for request header {name.decode('latin-1')!r}: it contains CR, LF "
+                "or NUL, or leading/trailing whitespace (value not shown); nothing was sent"
+            )
+    return (
+        f"Invalid request line or headers for {request.method} {request.url.path!r}: "
+        "nothing was sent"
+    )

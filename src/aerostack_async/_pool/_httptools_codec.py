@@ -1,0 +1,285 @@
+"""The httptools dialect: llhttp (the C parser Node.js uses) parses responses.
+
+Requests are validated with h11's own grammar (a token method, a visible-ASCII target, token
+header names, values without NUL, CR, LF or surrounding whitespace, a Host header, one
+Content-Length, only ``chunked`` as a transfer coding) and then written out, so a request either
+one would refuse, this refuses too. What llhttp does not do for a client, this module does:
+
+- a response to HEAD ends with its head, whatever its Content-Length says;
+- a body framed by neither Content-Length nor chunked coding ends when the server closes;
+- a response head larger than :data:`~._codec.MAX_HEAD_SIZE` is refused;
+- anything after the end of a response (or a parse error there) means the connection is not
+  reused, and a ``Connection: close`` on either side is honoured.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING
+
+import httptools
+
+from ._codec import (
+    MAX_HEAD_SIZE,
+    InvalidRequest,
+    LocalProtocolFailure,
+    RemoteProtocolFailure,
+    ResponseHead,
+)
+
+if TYPE_CHECKING:
+    import httpx
+
+__all__ = ["HTTPTOOLS"]
+
+# h11's grammar (h11/_abnf.py), so that both dialects refuse the same requests.
+_TOKEN = re.compile(rb"[-!#$%&'*+.^_`|~0-9a-zA-Z]+")
+_TARGET = re.compile(rb"[\x21-\x7e]+")
+_FIELD_VALUE = re.compile(rb"(?:[^\x00\s]+(?:[ \t]+[^\x00\s]+)*)?")
+_DIGITS = re.compile(rb"[0-9]{1,20}")
+_VERSIONS = {"1.1": b"1.1", "1.0": b"1.0"}
+_NO_BODY_STATUSES = frozenset({204, 304})
+
+
+class Prepared:
+    """A validated request: its head's bytes and how its body is framed."""
+
+    __slots__ = ("chunked", "close", "head", "is_head", "length")
+
+    def __init__(self, head: bytes, length: int, chunked: bool, close: bool, is_head: bool) -> None:
+        self.head = head
+        self.length = length  # declared Content-Length (0 when neither framing header is set)
+        self.chunked = chunked
+        self.close = close  # the request asks to close the connection after the response
+        self.is_head = is_head
+
+
+class HttptoolsCodec:
+    """One connection's exchanges, parsed by a fresh llhttp response parser each."""
+
+    __slots__ = (
+        "_chunked",
+        "_chunks",
+        "_close",
+        "_extra",
+        "_fed",
+        "_headers",
+        "_informational",
+        "_is_head",
+        "_keep_alive",
+        "_parser",
+        "_reason",
+        "_remaining",
+        "complete",
+        "head",
+    )
+
+    def __init__(self) -> None:
+        self.head: ResponseHead | None = None
+        self.complete = False
+        self._chunks: list[bytes] = []
+        self._keep_alive = False
+
+    # -- the request ----------------------------------------------------------------------------
+
+    def start(self, prepared: object) -> bytes:
+        """Begin an exchange: a new parser, and the request head's bytes."""
+        assert isinstance(prepared, Prepared)
+        self._parser = httptools.HttpResponseParser(self)
+        self.head = None
+        self.complete = False
+        self._chunks = []
+        self._headers: list[tuple[bytes, bytes]] = []
+        self._reason = b""
+        self._fed = 0
+        self._extra = False
+        self._informational = False
+        self._keep_alive = False
+        self._is_head = prepared.is_head
+        self._close = prepared.close
+        self._chunked = prepared.chunked
+        self._remaining = prepared.length
+        return prepared.head
+
+    def body(self, data: bytes) -> bytes:
+        """``data`` framed: a chunk, or checked against the declared Content-Length."""
+        if not data:
+            return b""
+        if self._chunked:
+            return b"%x\r\n%b\r\n" % (len(data), data)
+        remaining = self._remaining - len(data)
+        if remaining < 0:
+            raise LocalProtocolFailure("Too much data for declared Content-Length")
+        self._remaining = remaining
+        return data
+
+    def end(self) -> bytes:
+        """The last chunk, or nothing once the declared length has been sent."""
+        if self._chunked:
+            return b"0\r\n\r\n"
+        if self._remaining:
+            raise LocalProtocolFailure("Too little data for declared Content-Length")
+        return b""
+
+    # -- the response ---------------------------------------------------------------------------
+
+    def feed(self, data: bytes) -> None:
+        """Parse what arrived; ``b""`` means the server closed its side."""
+        if not data:
+            self._end_of_file()
+            return
+        if self.head is None:
+            self._fed += len(data)
+        try:
+            self._parser.feed_data(data)
+        except httptools.HttpParserUpgrade:
+            if not self.complete:
+                raise RemoteProtocolFailure("the server switched protocols unasked") from None
+            self._extra = True
+        except httptools.HttpParserError as exc:
+            if not self.complete:
+                raise RemoteProtocolFailure(f"malformed response: {exc}") from None
+            self._extra = True  # garbage after a complete response: keep it, drop the connection
+        if self.head is None and self._fed > MAX_HEAD_SIZE:
+            raise RemoteProtocolFailure(f"response head larger than {MAX_HEAD_SIZE} bytes")
+
+    def _end_of_file(self) -> None:
+        if self.complete:
+            return
+        head = self.head
+        if head is None:
+            if self._fed:
+                raise RemoteProtocolFailure("peer closed connection in the middle of the head")
+            raise RemoteProtocolFailure("peer closed connection without sending a response")
+        for name, value in head.headers:
+            lowered = name.lower()
+            if lowered == b"content-length" or (
+                lowered == b"transfer-encoding" and b"chunked" in value.lower()
+            ):
+                raise RemoteProtocolFailure(
+                    "peer closed connection without sending complete message body"
+                )
+        # Framed by neither: the body ran until the server closed, and it has.
+        self.complete = True
+        self._keep_alive = False
+
+    def take(self) -> list[bytes]:
+        """Body bytes parsed so far."""
+        chunks = self._chunks
+        self._chunks = []
+        return chunks
+
+    def reuse(self) -> bool:
+        """Whether the response ended cleanly and both sides allow keep-alive."""
+        return self.complete and self._keep_alive and not self._extra and not self._close
+
+    # -- llhttp's callbacks (they must not raise: llhttp would turn it into a parse error) --------
+
+    def on_message_begin(self) -> None:
+        if self.complete:
+            self._extra = True  # a second response to one request
+
+    def on_status(self, status: bytes) -> None:
+        self._reason += status
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        self._headers.append((name, value))
+
+    def on_headers_complete(self) -> None:
+        if self.complete:
+            return
+        parser = self._parser
+        status = parser.get_status_code()
+        if 100 <= status < 200 and status != 101:
+            # Informational (100 Continue, 103 Early Hints): skipped, the real response follows.
+            self._informational = True
+            self._headers = []
+            self._reason = b""
+            return
+        version = parser.get_http_version()
+        self.head = ResponseHead(
+            status, self._reason, _VERSIONS.get(version) or version.encode(), self._headers
+        )
+        if self._is_head:
+            # Its Content-Length describes the body a GET would get; none follows.
+            self.complete = True
+            self._keep_alive = parser.should_keep_alive()
+
+    def on_body(self, body: bytes) -> None:
+        if self.complete:
+            self._extra = True
+        else:
+            self._chunks.append(body)
+
+    def on_message_complete(self) -> None:
+        if self._informational:
+            self._informational = False
+            return
+        if self.complete:
+            return
+        self.complete = True
+        # Asked now: llhttp forgets the message's flags once this callback returns.
+        self._keep_alive = self._parser.should_keep_alive()
+
+
+class HttptoolsDialect:
+    """httptools as the pool's protocol library."""
+
+    name = "httptools"
+
+    def prepare(self, request: httpx.Request) -> Prepared:
+        """Validate ``request`` as h11 would and write its head."""
+        method = request.method.encode("ascii")
+        target = request.url.raw_path
+        if not _TOKEN.fullmatch(method) or not _TARGET.fullmatch(target):
+            raise InvalidRequest
+        lines = [method, b" ", target, b" HTTP/1.1\r\n"]
+        append = lines.append
+        token = _TOKEN.fullmatch
+        field_value = _FIELD_VALUE.fullmatch
+        length: bytes | None = None
+        chunked = close = False
+        hosts = 0
+        for name, value in request.headers.raw:
+            if not token(name) or not field_value(value):
+                raise InvalidRequest
+            lowered = name.lower()
+            if lowered == b"content-length":
+                values = {part.strip() for part in value.split(b",")}
+                if len(values) != 1:
+                    raise InvalidRequest
+                value = values.pop()
+                if not _DIGITS.fullmatch(value) or (length is not None and value != length):
+                    raise InvalidRequest
+                if length is not None:
+                    continue  # the same length twice: send it once, as h11 does
+                length = value
+            elif lowered == b"transfer-encoding":
+                if chunked or value.lower() != b"chunked":
+                    raise InvalidRequest
+                chunked = True
+            elif lowered == b"host":
+                hosts += 1
+            elif lowered == b"connection":
+                close = close or any(part.strip().lower() == b"close" for part in value.split(b","))
+            append(name)
+            append(b": ")
+            append(value)
+            append(b"\r\n")
+        if hosts != 1:
+            raise InvalidRequest
+        append(b"\r\n")
+        return Prepared(
+            b"".join(lines),
+            int(length) if length is not None else 0,
+            chunked,
+            close,
+            method == b"HEAD",
+        )
+
+    def codec(self) -> HttptoolsCodec:
+        """A new connection's codec."""
+        return HttptoolsCodec()
+
+
+HTTPTOOLS = HttptoolsDialect()
