@@ -49,6 +49,7 @@ import msgspec
 
 from ._logging import logger, redact_key
 from ._options import CallOptions, Limits, RetryPolicy, Timeout, coerce_timeout
+from ._pool._transport import Fetched
 from ._version import __version__
 from .errors import (
     APIConnectionError,
@@ -63,6 +64,9 @@ from .errors import (
 
 if TYPE_CHECKING:
     from ._pool import AsyncPoolTransport
+
+_Reply = httpx.Response | Fetched
+"""What one attempt returns: a response, or (on our pool) a plain 2xx body read whole."""
 
 __all__ = ["USER_AGENT", "BodyFactory", "KeySource", "Transport"]
 
@@ -231,10 +235,11 @@ class Transport:
         headers: Mapping[str, str] | None = None,
     ) -> T:
         """Send one call (with retries) and decode its 2xx JSON body with ``decoder``."""
-        response = await self._call(method, path, content, headers, mutating, options, False)
+        reply = await self._call(method, path, content, headers, mutating, options, False)
         try:
-            return decoder.decode(response.content)
+            return decoder.decode(reply.body if isinstance(reply, Fetched) else reply.content)
         except msgspec.DecodeError as exc:
+            response = reply.response() if isinstance(reply, Fetched) else reply
             _scrub(response)
             raise _validation_error(response, decoder, exc) from exc
 
@@ -251,6 +256,7 @@ class Transport:
     ) -> AsyncIterator[httpx.Response]:
         """An open 2xx response, closed on exit; errors and retries happen before it is yielded."""
         response = await self._call(method, path, content, headers, mutating, options, True)
+        assert isinstance(response, httpx.Response), "only plain calls are fetched whole"
         _scrub(response)
         try:
             yield response
@@ -268,7 +274,7 @@ class Transport:
         mutating: bool,
         options: CallOptions | None,
         stream: bool,
-    ) -> httpx.Response:
+    ) -> _Reply:
         timeout = self._timeout
         retry = self._retry
         extensions = self._extensions
@@ -300,7 +306,7 @@ class Transport:
         if url is None:
             url = self._urls[path] = httpx.URL(self._base_url + path)
 
-        def attempt() -> Awaitable[httpx.Response]:
+        def attempt() -> Awaitable[_Reply]:
             return self._attempt(
                 method, url, path, content, headers, key, idempotency_key, extensions, stream
             )
@@ -316,11 +322,11 @@ class Transport:
 
     async def _with_retries(
         self,
-        attempt: Callable[[], Awaitable[httpx.Response]],
+        attempt: Callable[[], Awaitable[_Reply]],
         policy: RetryPolicy | None,
         deadline: float | None,
         path: str,
-    ) -> httpx.Response:
+    ) -> _Reply:
         try:
             return await attempt()
         except (APIConnectionError, APIStatusError) as exc:
@@ -368,7 +374,7 @@ class Transport:
         idempotency_key: str | None,
         extensions: dict[str, Any],
         stream: bool,
-    ) -> httpx.Response:
+    ) -> _Reply:
         body: AsyncIterable[bytes] | None = None
         if isinstance(content, bytes):
             request = httpx.Request(
@@ -407,7 +413,10 @@ class Transport:
                 # cookies: AsyncClient.send() would only add cost on this, the hottest path.
                 if self._http.is_closed:
                     raise RuntimeError("Cannot send a request, as the client has been closed.")
-                response = await pool.fetch(request)
+                fetched = await pool.fetch(request)
+                if fetched.plain and 200 <= fetched.status_code < 300 and not debug:
+                    return fetched  # the caller only decodes the body: no httpx.Response needed
+                response = fetched.response()
                 response.elapsed = timedelta(seconds=time.perf_counter() - started)
             else:
                 response = await self._http.send(request, stream=stream, follow_redirects=False)

@@ -12,6 +12,7 @@ import socket
 import ssl
 import struct
 import subprocess
+import threading
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -20,6 +21,7 @@ from typing import Any
 
 import anyio
 import anyio.abc
+import anyio.to_thread
 import h11
 import httpx
 import pytest
@@ -94,7 +96,8 @@ class Peer:
                 return None
 
     async def read_some(self) -> None:
-        """Receive once (on asyncio this also stops the socket being read ahead of the test)."""
+        """Receive once. (On asyncio the socket may go on being read ahead into memory: a test
+        that needs a server which stops reading uses :func:`stalling_server`.)"""
         self._buffer += await self.stream.receive()
 
     async def wait_closed_by_client(self) -> None:
@@ -177,6 +180,36 @@ async def raw_server(
             yield server
         finally:
             tg.cancel_scope.cancel()
+
+
+@asynccontextmanager
+async def stalling_server() -> AsyncIterator[str]:
+    """A server that reads once and then never again, until the block exits; yields its URL.
+
+    A plain blocking socket in a thread: an asyncio server transport reads ahead into memory
+    until its first ``receive()`` returns, so it cannot be trusted to stop reading.
+    """
+    listener = socket.create_server(("127.0.0.1", 0))
+    done = threading.Event()
+
+    def serve() -> None:
+        listener.settimeout(10)
+        try:
+            conn, _ = listener.accept()
+        except OSError:
+            return
+        with conn:
+            conn.recv(65536)
+            done.wait(30)
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{listener.getsockname()[1]}"
+    finally:
+        done.set()
+        listener.close()
+        await anyio.to_thread.run_sync(thread.join)
 
 
 def response(

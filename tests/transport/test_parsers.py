@@ -198,8 +198,10 @@ async def test_fetch_reads_a_body_spanning_many_reads_and_pools_the_connection()
     async with raw_server(handler) as server:
         for _ in range(2):
             got = await transport.fetch(httpx.Request("GET", server.url))
-            assert got.content == payload
-            assert got.request.url == server.url
+            assert got.plain
+            assert got.body == payload
+            assert got.response().content == payload
+            assert got.response().request.url == server.url
         await transport.aclose()
     assert server.connections == 1
 
@@ -214,7 +216,8 @@ async def test_fetch_decodes_content_encoding_as_httpx_does() -> None:
     async with raw_server(handler) as server:
         got = await transport.fetch(httpx.Request("GET", server.url))
         await transport.aclose()
-    assert got.content == b"squeezed"
+    assert not got.plain
+    assert got.response().content == b"squeezed"
 
 
 async def test_fetch_maps_a_body_cut_short_to_remote_protocol_error() -> None:

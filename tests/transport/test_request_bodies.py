@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import socket
+import time
 from collections.abc import AsyncIterator
 
 import anyio
+import anyio.to_thread
+import h11
 import httpx
 import pytest
 
@@ -124,23 +128,40 @@ async def test_streamed_upload_waits_for_a_slow_server_instead_of_buffering() ->
             produced += len(chunk)
             yield chunk
 
-    async def handler(peer: Peer) -> None:
-        # Read nothing more until the producer has stalled (its count stops moving), then drain.
-        await peer.read_some()
-        last = -1
-        while produced != last or not produced:
-            last = produced
-            await anyio.sleep(0.2)
-        stalled_at = produced
-        request = await peer.read_request()
-        assert request is not None
-        await peer.send(response(f"{stalled_at} {len(request.body)}".encode()))
+    # A plain blocking socket in a thread: it reads nothing it was not asked to (an asyncio
+    # server transport reads ahead into memory until its first receive() returns).
+    listener = socket.create_server(("127.0.0.1", 0))
 
+    def serve() -> None:
+        conn, _ = listener.accept()
+        with conn:
+            first = conn.recv(65536)
+            last = -1
+            while produced != last or not produced:  # until the producer stops moving
+                last = produced
+                time.sleep(0.2)
+            stalled_at = produced
+            h = h11.Connection(h11.SERVER)
+            h.receive_data(first)
+            received = 0
+            while True:
+                event = h.next_event()
+                if event is h11.NEED_DATA:
+                    h.receive_data(conn.recv(1 << 20))
+                elif isinstance(event, h11.Data):
+                    received += len(event.data)
+                elif isinstance(event, h11.EndOfMessage):
+                    break
+            conn.sendall(response(f"{stalled_at} {received}".encode()))
+
+    url = f"http://127.0.0.1:{listener.getsockname()[1]}"
     async with (
-        raw_server(handler) as server,
+        anyio.create_task_group() as tg,
         httpx.AsyncClient(transport=AsyncPoolTransport(), timeout=60) as client,
     ):
-        got = await client.post(server.url, content=parts())
+        tg.start_soon(anyio.to_thread.run_sync, serve)
+        got = await client.post(url, content=parts())
+    listener.close()
     stalled_at, received = map(int, got.text.split())
     assert received == len(chunk) * total_chunks
     # Only the socket buffers (a few MiB on loopback) may run ahead of the server.

@@ -8,7 +8,14 @@ import pytest
 
 from aerostack_async._pool import AsyncPoolTransport
 
-from .conftest import Peer, ignore_httpx_asyncgen_warning, make_transport, raw_server, response
+from .conftest import (
+    Peer,
+    ignore_httpx_asyncgen_warning,
+    make_transport,
+    raw_server,
+    response,
+    stalling_server,
+)
 
 pytestmark = pytest.mark.anyio
 
@@ -57,17 +64,13 @@ async def test_timeouts_come_from_each_request() -> None:
 
 @ignore_httpx_asyncgen_warning
 async def test_server_not_reading_a_large_body_raises_write_timeout(kind: str) -> None:
-    async def handler(peer: Peer) -> None:
-        await peer.read_some()  # then stop reading
-        await anyio.sleep_forever()
-
     async with (
-        raw_server(handler) as server,
+        stalling_server() as url,
         httpx.AsyncClient(transport=make_transport(kind)) as client,
     ):
         with pytest.raises(httpx.WriteTimeout):
             await client.post(
-                server.url, content=b"w" * (64 * 1024 * 1024), timeout=httpx.Timeout(5, write=0.2)
+                url, content=b"w" * (64 * 1024 * 1024), timeout=httpx.Timeout(5, write=0.2)
             )
 
 

@@ -5,12 +5,14 @@ from __future__ import annotations
 import ssl
 import urllib.request
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import anyio
+import anyio.abc
 import httpx
+from anyio.streams.tls import TLSStream
 
-from ._codec import Dialect, dialect
+from ._codec import Dialect, ResponseHead, dialect
 from ._http11 import (
     Connection,
     ResponseBody,
@@ -23,9 +25,7 @@ from ._http11 import (
     release,
 )
 from ._slots import Origin, Slots, SlotTimeout
-
-if TYPE_CHECKING:
-    from ._codec import ResponseHead
+from ._socket import connect_tcp
 
 DEFAULT_LIMITS = httpx.Limits(max_connections=100, max_keepalive_connections=20, keepalive_expiry=5)
 """httpx's own defaults, so that swapping transports changes nothing but the speed."""
@@ -49,6 +49,45 @@ def pool_applies(*, http2: bool = False, proxy: object = None, trust_env: bool =
         if any(proxies.get(scheme) for scheme in ("http", "https", "all")):
             return False
     return True
+
+
+def _response(
+    head: ResponseHead, stream: httpx.AsyncByteStream | httpx.ByteStream, request: httpx.Request
+) -> httpx.Response:
+    return httpx.Response(
+        head.status_code,
+        headers=head.headers,
+        stream=stream,
+        extensions={
+            "http_version": _HTTP_VERSIONS.get(head.http_version) or b"HTTP/" + head.http_version,
+            "reason_phrase": head.reason,
+        },
+        request=request,
+    )
+
+
+class Fetched:
+    """A response read whole by :meth:`AsyncPoolTransport.fetch`.
+
+    ``body`` is the body as it came. ``plain`` says it has no Content-Encoding, so that ``body``
+    is the content; otherwise (and for anything beyond the status and body) use
+    :meth:`response`, which decodes it as httpx does.
+    """
+
+    __slots__ = ("body", "head", "plain", "request", "status_code")
+
+    def __init__(self, head: ResponseHead, body: bytes, request: httpx.Request) -> None:
+        self.head = head
+        self.status_code = head.status_code
+        self.body = body
+        self.request = request
+        self.plain = not any(name.lower() == b"content-encoding" for name, _ in head.headers)
+
+    def response(self) -> httpx.Response:
+        """The ``httpx.Response``, body read (and decoded)."""
+        response = _response(self.head, httpx.ByteStream(self.body), self.request)
+        response.read()
+        return response
 
 
 class AsyncPoolTransport(httpx.AsyncBaseTransport):
@@ -115,24 +154,15 @@ class AsyncPoolTransport(httpx.AsyncBaseTransport):
             body = ResponseBody(chunks, None, slots, None, request)
         else:
             body = ResponseBody(chunks, conn, slots, timeouts.get("read"), request)
-        return httpx.Response(
-            head.status_code,
-            headers=head.headers,
-            stream=body,
-            extensions={
-                "http_version": _HTTP_VERSIONS.get(head.http_version)
-                or b"HTTP/" + head.http_version,
-                "reason_phrase": head.reason,
-            },
-            request=request,
-        )
+        return _response(head, body, request)
 
-    async def fetch(self, request: httpx.Request) -> httpx.Response:
-        """Send ``request`` and return its response with the body already read.
+    async def fetch(self, request: httpx.Request) -> Fetched:
+        """Send ``request`` and read its whole response.
 
         The library's own calls (small JSON bodies) come here instead of through
-        ``httpx.AsyncClient.send``: the same response, decoded as httpx decodes it, without the
-        per-request layers (auth, redirects, cookies, a body stream) that those calls never use.
+        ``httpx.AsyncClient.send``: the same exchange, without the per-request layers (auth,
+        redirects, cookies, a body stream) those calls never use. The result becomes an
+        ``httpx.Response`` only if someone needs one (:meth:`Fetched.response`).
         """
         conn, head, chunks, complete, timeouts = await self._exchange(request)
         slots = self._slots
@@ -147,19 +177,7 @@ class AsyncPoolTransport(httpx.AsyncBaseTransport):
                 raise mapped from exc
         if not recycle(slots, conn):
             await release(slots, conn)
-        response = httpx.Response(
-            head.status_code,
-            headers=head.headers,
-            stream=httpx.ByteStream(chunks[0] if len(chunks) == 1 else b"".join(chunks)),
-            extensions={
-                "http_version": _HTTP_VERSIONS.get(head.http_version)
-                or b"HTTP/" + head.http_version,
-                "reason_phrase": head.reason,
-            },
-            request=request,
-        )
-        response.read()  # applies any Content-Encoding, as httpx would
-        return response
+        return Fetched(head, chunks[0] if len(chunks) == 1 else b"".join(chunks), request)
 
     async def _exchange(
         self, request: httpx.Request
@@ -224,16 +242,19 @@ class AsyncPoolTransport(httpx.AsyncBaseTransport):
         host = raw_host.decode("ascii")
         try:
             with anyio.fail_after(connect_timeout):
+                tcp = await connect_tcp(host, port)
+                stream: anyio.abc.ByteStream = tcp
                 if scheme == b"https":
-                    stream: Any = await anyio.connect_tcp(
-                        host,
-                        port,
-                        ssl_context=self._tls_context(),
-                        tls_hostname=host,
-                        tls_standard_compatible=False,
-                    )
-                else:
-                    stream = await anyio.connect_tcp(host, port)
+                    try:
+                        stream = await TLSStream.wrap(
+                            tcp,
+                            hostname=host,
+                            ssl_context=self._tls_context(),
+                            standard_compatible=False,
+                        )
+                    except BaseException:
+                        tcp.close()
+                        raise
         except TimeoutError:
             raise httpx.ConnectTimeout(
                 f"Timed out connecting to {host}:{port}", request=request
