@@ -156,7 +156,11 @@ async def connect_tcp(host: str, port: int) -> SocketStream:
         targets = [(family, (host, port))]
     if len(targets) == 1:
         return await _connect_one(*targets[0])
+    return await _connect_first(targets, host)
 
+
+async def _connect_first(targets: list[tuple[int, tuple[object, ...]]], host: str) -> SocketStream:
+    """Race the addresses, each starting when the previous failed or after a short delay."""
     winner: SocketStream | None = None
     errors: list[OSError] = []
 
