@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import io
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
@@ -50,13 +50,15 @@ def sources(tmp_path: Path) -> dict[str, UploadSource]:
         "pathlib": path,
         "file-object": io.BytesIO(DATA),
         "async-iterable": agen(DATA[:5000], DATA[5000:]),
+        "sync-generator": (piece for piece in (DATA[:3000], b"", DATA[3000:])),
+        "list-of-chunks": [DATA[:10], bytearray(DATA[10:])],
         "callable": lambda: agen(DATA[:100], DATA[100:]),
     }
 
 
 SOURCE_KINDS = [
     "bytes", "bytearray", "memoryview", "str-path", "pathlib", "file-object", "async-iterable",
-    "callable",
+    "sync-generator", "list-of-chunks", "callable",
 ]  # fmt: skip
 
 
@@ -128,6 +130,33 @@ async def test_one_shot_iterable_cannot_be_reopened_once_bytes_were_taken() -> N
     assert not upload.replayable
     with pytest.raises(InvalidRequestError, match="one-shot"):
         upload.open()
+
+
+async def test_sync_generator_is_one_shot_and_closed_when_left_early() -> None:
+    closed = []
+
+    def lines() -> Iterator[bytes]:
+        try:
+            yield b"one\n"
+            yield b"two\n"
+        finally:
+            closed.append(True)
+
+    upload = MultipartUpload("k", lines(), chunk_size=4)
+    await upload.prepare()
+    body = upload.open()
+    await body.__anext__()
+    await body.__anext__()
+    await body.aclose()
+    assert closed == [True]
+    assert not upload.replayable
+
+
+async def test_sync_iterable_yielding_text_is_a_type_error() -> None:
+    upload = MultipartUpload("k", iter(["text, not bytes"]))
+    await upload.prepare()
+    with pytest.raises(InvalidArgumentTypeError, match="must yield bytes"):
+        await collect(upload)
 
 
 async def test_one_shot_iterable_can_be_reopened_before_any_byte_was_taken() -> None:
@@ -215,7 +244,9 @@ def test_each_upload_gets_a_fresh_random_boundary() -> None:
 
 
 @pytest.mark.parametrize(
-    "source", [42, None, [b"a list"], io.StringIO("text")], ids=["int", "none", "list", "text-io"]
+    "source",
+    [42, None, {b"a": b"dict"}, {b"a set"}, io.StringIO("text")],
+    ids=["int", "none", "dict", "set", "text-io"],
 )
 def test_unsupported_source_type_is_rejected_before_sending(source: object) -> None:
     with pytest.raises(InvalidArgumentTypeError):

@@ -150,6 +150,12 @@ def test_upload_from_a_path_then_download_and_save(client: Aerostack, tmp_path: 
     assert target.read_bytes() == source.read_bytes()
 
 
+def test_upload_from_a_generator(client: Aerostack) -> None:
+    key = f"sync-gen/{uuid.uuid4().hex}.txt"
+    client.storage.upload(key, (b"%d\n" % i for i in range(1000)))
+    assert client.storage.get(key) == b"".join(b"%d\n" % i for i in range(1000))
+
+
 def test_upload_from_a_sync_file_object_and_bytes(client: Aerostack, tmp_path: Path) -> None:
     path = tmp_path / "data.txt"
     path.write_bytes(b"from a file")

@@ -26,7 +26,14 @@ import mimetypes
 import os
 import secrets
 import stat
-from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator, Callable
+from collections.abc import (
+    AsyncGenerator,
+    AsyncIterable,
+    AsyncIterator,
+    Callable,
+    Iterable,
+    Iterator,
+)
 from typing import IO, TYPE_CHECKING, Any, TypeAlias
 
 import anyio
@@ -61,9 +68,11 @@ UploadSource: TypeAlias = (
     | os.PathLike[str]
     | IO[bytes]
     | AsyncIterable[bytes]
+    | Iterable[bytes]
     | Callable[[], AsyncIterable[bytes]]
 )
-"""What :meth:`storage.upload` accepts: data, a path, a binary file, or a stream of bytes."""
+"""What :meth:`storage.upload` accepts: data, a path, a binary file, or a stream of bytes (async,
+or a plain iterable such as a generator, which is read in a worker thread)."""
 
 ProgressCallback: TypeAlias = Callable[[int, int | None], object]
 """``on_progress(sent, total)``: file bytes handed to the connection so far, and the size if known.
@@ -227,7 +236,7 @@ class MultipartUpload:
     @property
     def replayable(self) -> bool:
         """Whether :meth:`open` can start the body again (not once a one-shot stream gave bytes)."""
-        if self._kind == "iterable":
+        if self._kind in ("iterable", "sync-iterable"):
             return not self._taken
         if self._kind == "file":
             return self._file_seekable or not self._taken
@@ -303,6 +312,22 @@ class MultipartUpload:
             self._taken = True
             while chunk := await anyio.to_thread.run_sync(file_obj.read, size):
                 yield _as_bytes(chunk)
+        elif source.sync_iterable is not None:
+            # A plain iterable may block (a generator reading a pipe): each step runs in a thread.
+            sync_iterator = iter(source.sync_iterable)
+            try:
+                while True:
+                    chunk = await anyio.to_thread.run_sync(_next_or_none, sync_iterator)
+                    if chunk is None:
+                        break
+                    self._taken = True
+                    if chunk:
+                        yield _as_bytes(chunk)
+            finally:
+                close = getattr(sync_iterator, "close", None)
+                if close is not None:
+                    with anyio.CancelScope(shield=True):
+                        await anyio.to_thread.run_sync(close)
         else:
             iterable: object = source.iterable
             if source.factory is not None:
@@ -326,6 +351,10 @@ class MultipartUpload:
                         await close()
 
 
+def _next_or_none(iterator: Iterator[Any]) -> Any:
+    return next(iterator, None)
+
+
 def _as_bytes(chunk: Any) -> bytes:
     if isinstance(chunk, bytes):
         return chunk
@@ -337,13 +366,14 @@ def _as_bytes(chunk: Any) -> bytes:
 class _Source:
     """The upload source, sorted by kind into exactly one typed attribute."""
 
-    __slots__ = ("data", "factory", "file", "iterable", "kind", "path")
+    __slots__ = ("data", "factory", "file", "iterable", "kind", "path", "sync_iterable")
 
     def __init__(self, source: object) -> None:
         self.data: memoryview | None = None
         self.path: str | None = None
         self.file: IO[bytes] | None = None
         self.iterable: AsyncIterable[bytes] | None = None
+        self.sync_iterable: Iterable[bytes] | None = None
         self.factory: Callable[[], object] | None = None
         if isinstance(source, (bytes, bytearray, memoryview)):
             view = memoryview(source)
@@ -364,13 +394,17 @@ class _Source:
                 raise InvalidArgumentTypeError("open the file in binary mode ('rb') to upload it")
             self.file = source  # type: ignore[assignment]
             self.kind = "file"
+        elif isinstance(source, Iterable) and not isinstance(source, (dict, set, frozenset)):
+            self.sync_iterable = source
+            self.kind = "sync-iterable"
         elif callable(source):
             self.factory = source
             self.kind = "factory"
         else:
             raise InvalidArgumentTypeError(
-                "source must be bytes, a path, a binary file object, an async iterable of "
-                f"bytes, or a zero-argument callable returning one; got {type(source).__name__}"
+                "source must be bytes, a path, a binary file object, an iterable or async "
+                "iterable of bytes, or a zero-argument callable returning an async iterable; "
+                f"got {type(source).__name__}"
             )
 
 
