@@ -174,7 +174,12 @@ def main() -> None:
     names = ("aerostack-async", "aerostack", "httpx", "anyio", "trio", "msgspec")
     print("versions: " + ", ".join(f"{name} {version(name)}" for name in names))
     print("load average at start: " + ", ".join(f"{load:.1f}" for load in os.getloadavg()))
-    pool = "httpx's" if os.environ.get("AEROSTACK_HTTP_TRANSPORT") == "httpx" else "its own (h11)"
+    if os.environ.get("AEROSTACK_HTTP_TRANSPORT") == "httpx":
+        pool = "httpx's"
+    else:
+        from aerostack_async._pool._codec import dialect
+
+        pool = f"its own ({dialect().name})"
     print(f"our client's HTTP pool: {pool}; AEROSTACK_HTTP_TRANSPORT=httpx selects httpx's")
 
     emulator = start_emulator()
