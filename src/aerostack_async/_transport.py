@@ -81,13 +81,16 @@ BodyFactory = Callable[[], AsyncIterable[bytes]]
 USER_AGENT = f"aerostack-async/{__version__} python/{platform.python_version()}"
 
 _KEY_HEADER = "X-Aerostack-Key"
-# Headers a caller's extra_headers may not replace: they carry the key or frame the body.
-_PROTECTED = frozenset({"x-aerostack-key", "authorization", "host", "content-length"})
+# Headers a caller's extra_headers may not set: they carry the key or frame the body.
+_PROTECTED = frozenset(
+    {"x-aerostack-key", "authorization", "host", "content-length", "transfer-encoding"}
+)
 _RETRY_STATUSES = frozenset({408, 429})
 _HTTPX_DEFAULTS = frozenset({("accept", "*/*")})
 _MAX_IDEMPOTENCY_KEY = 255
 _OPTION_NAMES = frozenset(CallOptions.__annotations__)
 _JSON_PATH = re.compile(r"at `(\$[^`]*)`")
+_httpx_logger = logging.getLogger("httpx")
 
 
 class _Keep:
@@ -414,6 +417,17 @@ class Transport:
                 if self._http.is_closed:
                     raise RuntimeError("Cannot send a request, as the client has been closed.")
                 fetched = await pool.fetch(request)
+                if _httpx_logger.isEnabledFor(logging.INFO):
+                    # The line httpx's own send() logs, for those who watch the httpx logger.
+                    head = fetched.head
+                    _httpx_logger.info(
+                        'HTTP Request: %s %s "HTTP/%s %d %s"',
+                        method,
+                        request.url,
+                        head.http_version.decode("ascii"),
+                        head.status_code,
+                        head.reason.decode("ascii", "replace"),
+                    )
                 if fetched.plain and 200 <= fetched.status_code < 300 and not debug:
                     return fetched  # the caller only decodes the body: no httpx.Response needed
                 response = fetched.response()

@@ -162,6 +162,15 @@ async def test_extra_headers_cannot_replace_the_key(client: AsyncAerostack) -> N
         await client.cache.get("k", extra_headers={"X-Aerostack-Key": "sk_other"})
 
 
+@pytest.mark.parametrize("name", ["Content-Length", "Transfer-Encoding", "Host"])
+async def test_extra_headers_cannot_change_how_the_body_is_framed(
+    client: AsyncAerostack, name: str
+) -> None:
+    # Content-Length and Transfer-Encoding together is how requests get smuggled.
+    with pytest.raises(InvalidRequestError, match=name):
+        await client.cache.set("k", "v", extra_headers={name: "chunked"})
+
+
 async def test_a_per_call_read_timeout_bounds_a_silent_server(make_client: ClientFactory) -> None:
     async with scripted_server(Reply(hang=True)) as server:
         client = make_client(base_url=server.base_url, retry=None)

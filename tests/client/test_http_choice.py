@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 import httpx
 import pytest
 
@@ -110,5 +112,21 @@ async def test_a_call_on_a_closed_client_raises_runtime_error(
         client = AsyncAerostack(api_key="sk_x", base_url=server.base_url)
         await client.cache.get("a")
         await client.aclose()
-        with pytest.raises(RuntimeError, match="closed"):
+        with pytest.raises(RuntimeError, match="client has been closed"):
             await client.cache.get("a")
+
+
+@pytest.mark.parametrize("transport", ["pool", "httpx"])
+async def test_the_httpx_logger_gets_its_request_line_on_either_path(
+    monkeypatch: pytest.MonkeyPatch, transport: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setenv(TRANSPORT_ENV, transport)
+    async with (
+        scripted_server(Reply(body=b'{"exists":false}')) as server,
+        AsyncAerostack(api_key="sk_x", base_url=server.base_url) as client,
+    ):
+        with caplog.at_level(logging.INFO, logger="httpx"):
+            await client.cache.get("a")
+    lines = [r.getMessage() for r in caplog.records if r.name == "httpx"]
+    # (the scripted server sends no reason phrase)
+    assert lines == [f'HTTP Request: POST {server.base_url}/cache/get "HTTP/1.1 200 "']

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from typing import Any
 
 import anyio
 import httpx
@@ -110,7 +111,7 @@ async def test_retry_once_closes_every_idle_connection_to_the_origin() -> None:
     assert server.connections == 4
 
 
-async def test_streamed_request_body_is_not_replayed_on_a_dropped_connection() -> None:
+async def test_a_connection_closed_while_idle_is_noticed_before_a_streamed_body_goes() -> None:
     dropped = anyio.Event()
 
     async def handler(peer: Peer) -> None:
@@ -120,7 +121,7 @@ async def test_streamed_request_body_is_not_replayed_on_a_dropped_connection() -
             await peer.stream.aclose()
             dropped.set()
         else:
-            await serve_forever(peer)
+            await serve_forever(peer, b"on a new connection")
 
     async def body() -> AsyncIterator[bytes]:
         yield b"cannot be sent twice"
@@ -132,10 +133,78 @@ async def test_streamed_request_body_is_not_replayed_on_a_dropped_connection() -
     ):
         await client.get(server.url)
         await dropped.wait()
+        await anyio.sleep(0.05)  # let the FIN reach the client's socket
+        got = await client.post(server.url, content=body())
+        assert got.text == "on a new connection"
+    assert server.connections == 2
+    assert server.requests[-1].body == b"cannot be sent twice"
+
+
+def _drop_the_second_request(answer: bytes) -> Any:
+    """A handler: the first connection answers once, then reads the next request and hangs up."""
+
+    async def handler(peer: Peer) -> None:
+        if peer.server.connections == 1:
+            await peer.read_request()
+            await peer.send(response(b"first"))
+            await peer.read_request()
+            await peer.stream.aclose()
+        else:
+            await serve_forever(peer, answer)
+
+    return handler
+
+
+async def test_streamed_request_body_is_not_replayed_when_a_reused_connection_drops_it() -> None:
+    async def body() -> AsyncIterator[bytes]:
+        yield b"cannot be sent twice"
+
+    transport = AsyncPoolTransport()
+    async with (
+        raw_server(_drop_the_second_request(b"replayed")) as server,
+        httpx.AsyncClient(transport=transport) as client,
+    ):
+        await client.get(server.url)
         with pytest.raises((httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError)):
             await client.post(server.url, content=body())
         assert transport.slots.in_use == 0
     assert server.connections == 1
+
+
+async def test_a_byte_body_is_sent_once_more_when_a_reused_connection_drops_it() -> None:
+    transport = AsyncPoolTransport()
+    async with (
+        raw_server(_drop_the_second_request(b"replayed")) as server,
+        httpx.AsyncClient(transport=transport) as client,
+    ):
+        await client.get(server.url)
+        assert (await client.post(server.url, content=b"replayable")).text == "replayed"
+    assert server.connections == 2
+    assert [r.body for r in server.requests] == [b"", b"replayable", b"replayable"]
+
+
+async def test_an_unasked_response_sent_while_idle_is_not_taken_for_the_next_answer(
+    kind: str,
+) -> None:
+    # A server may send a 408 before closing an idle keep-alive connection.
+    async def handler(peer: Peer) -> None:
+        if peer.server.connections == 1:
+            await peer.read_request()
+            await peer.send(response(b"first"))
+            await anyio.sleep(0.05)
+            await peer.send(response(b"stray", status=408, reason="Request Timeout"))
+            await peer.wait_closed_by_client()
+        else:
+            await serve_forever(peer, b"second")
+
+    async with (
+        raw_server(handler) as server,
+        httpx.AsyncClient(transport=make_transport(kind)) as client,
+    ):
+        assert (await client.get(server.url)).text == "first"
+        await anyio.sleep(0.3)
+        got = await client.get(server.url)
+    assert (got.status_code, got.text) == (200, "second")
 
 
 async def test_new_connection_closed_without_response_is_not_retried(kind: str) -> None:

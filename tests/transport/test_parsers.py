@@ -100,7 +100,7 @@ async def test_head_response_without_length_ends_with_its_head(kind: str) -> Non
     async def handler(peer: Peer) -> None:
         while (request := await peer.read_request()) is not None:
             if request.method == "HEAD":
-                await peer.send(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n")
+                await peer.send(b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n\r\n")
             else:
                 await peer.send(response(b"body"))
 
@@ -154,6 +154,9 @@ async def test_body_not_matching_its_content_length_is_refused(sent: bytes) -> N
         pytest.param([("Content-Length", "1, 2")], id="listed-lengths"),
         pytest.param([("Content-Length", "x")], id="bad-length"),
         pytest.param([("Transfer-Encoding", "gzip")], id="unsupported-coding"),
+        pytest.param(
+            [("Content-Length", "1"), ("Transfer-Encoding", "chunked")], id="length-and-chunked"
+        ),
     ],
 )
 async def test_ambiguous_framing_headers_are_refused_before_sending(
@@ -242,3 +245,34 @@ def test_the_parser_is_chosen_by_argument_then_environment(
     assert AsyncPoolTransport().parser == "httptools"
     with pytest.raises(ValueError, match="httptools"):
         AsyncPoolTransport(parser="picohttp")
+
+
+async def test_trailers_do_not_change_the_response_headers(kind: str) -> None:
+    async def handler(peer: Peer) -> None:
+        while await peer.read_request() is not None:
+            head = response(headers=[("Transfer-Encoding", "chunked")], length=False)
+            trailers = b"0\r\nContent-Encoding: gzip\r\nX-Trailer: t\r\n\r\n"
+            await peer.send(head + b"2\r\nhi\r\n" + trailers)
+
+    async with (
+        raw_server(handler) as server,
+        httpx.AsyncClient(transport=make_transport(kind)) as client,
+    ):
+        got = await client.get(server.url)
+        again = await client.get(server.url)
+    assert (got.text, again.text) == ("hi", "hi")
+    assert "content-encoding" not in got.headers
+    assert "x-trailer" not in got.headers
+
+
+async def test_fetch_ignores_trailers_too() -> None:
+    async def handler(peer: Peer) -> None:
+        await peer.read_request()
+        head = response(headers=[("Transfer-Encoding", "chunked")], length=False)
+        await peer.send(head + b"2\r\nhi\r\n0\r\nContent-Encoding: gzip\r\n\r\n")
+
+    transport = AsyncPoolTransport()
+    async with raw_server(handler) as server:
+        got = await transport.fetch(httpx.Request("GET", server.url))
+        await transport.aclose()
+    assert (got.plain, got.body) == (True, b"hi")

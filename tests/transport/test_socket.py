@@ -9,7 +9,13 @@ import anyio.abc
 import anyio.lowlevel
 import pytest
 
-from aerostack_async._pool._socket import YIELD_EVERY, _connect_first, _interleave, connect_tcp
+from aerostack_async._pool._socket import (
+    YIELD_EVERY,
+    SocketStream,
+    _connect_first,
+    _interleave,
+    connect_tcp,
+)
 
 pytestmark = pytest.mark.anyio
 
@@ -37,10 +43,18 @@ async def test_bytes_go_both_ways_and_end_of_stream_is_seen() -> None:
         tg.cancel_scope.cancel()
 
 
-async def test_closing_wakes_a_task_waiting_to_read() -> None:
+async def _until_waiting(stream: SocketStream) -> None:
+    """Until a task is parked waiting on ``stream``'s socket (so closing tests the wake-up)."""
+    with anyio.fail_after(5):
+        while not stream._waiting:  # noqa: ASYNC110 (a private counter: nothing to wait on)
+            await anyio.sleep(0.01)
+
+
+@pytest.mark.parametrize("side", ["reader", "writer"])
+async def test_closing_wakes_a_task_waiting_on_the_socket(side: str) -> None:
     listener, port = await _echo_server()
 
-    async def silent(stream: anyio.abc.SocketStream) -> None:
+    async def silent(stream: anyio.abc.SocketStream) -> None:  # reads nothing, sends nothing
         async with stream:
             await anyio.sleep_forever()
 
@@ -49,16 +63,20 @@ async def test_closing_wakes_a_task_waiting_to_read() -> None:
         stream = await connect_tcp("127.0.0.1", port)
         woke: list[type[BaseException]] = []
 
-        async def reader() -> None:
+        async def use() -> None:
             try:
-                await stream.receive()
+                if side == "reader":
+                    await stream.receive()
+                else:
+                    while True:  # until the socket buffers are full and the send must wait
+                        await stream.send(b"w" * 65536)
             except anyio.ClosedResourceError as exc:
                 woke.append(type(exc))
 
-        async with anyio.create_task_group() as readers:
-            readers.start_soon(reader)
-            await anyio.sleep(0.05)
-            with anyio.fail_after(2):  # from another task, as the pool's aclose() does
+        async with anyio.create_task_group() as users:
+            users.start_soon(use)
+            await _until_waiting(stream)
+            with anyio.fail_after(5):  # from another task, as the pool's aclose() does
                 await stream.aclose()
         assert woke == [anyio.ClosedResourceError]
         with pytest.raises(anyio.ClosedResourceError):

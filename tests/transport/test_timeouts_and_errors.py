@@ -131,3 +131,32 @@ async def test_errors_carry_the_request(kind: str) -> None:
         with pytest.raises(httpx.ReadTimeout) as caught:
             await client.get(server.url + "/x", timeout=httpx.Timeout(5, read=0.05))
     assert caught.value.request.url.path == "/x"
+
+
+async def _drip(peer: Peer) -> None:
+    """A 10-byte body, one byte every 0.15 s: slow overall, but never silent for long."""
+    await peer.read_request()
+    await peer.send(b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n")
+    for _ in range(10):
+        await anyio.sleep(0.15)
+        await peer.send(b"x")
+
+
+async def test_the_read_timeout_bounds_each_read_not_the_whole_body(kind: str) -> None:
+    async with (
+        raw_server(_drip) as server,
+        httpx.AsyncClient(transport=make_transport(kind)) as client,
+    ):
+        got = await client.get(server.url, timeout=httpx.Timeout(5, read=0.6))
+    assert got.content == b"x" * 10
+
+
+async def test_fetch_times_each_read_too() -> None:
+    transport = AsyncPoolTransport()
+    async with raw_server(_drip) as server:
+        request = httpx.Request(
+            "GET", server.url, extensions={"timeout": {"read": 0.6, "connect": 5}}
+        )
+        got = await transport.fetch(request)
+        await transport.aclose()
+    assert got.body == b"x" * 10

@@ -8,8 +8,13 @@ bytes and parses the response as bytes arrive. Two dialects implement this:
   responses; request heads are validated with the same rules h11 applies, then written out.
 - ``h11``: the pure-Python state machine does both directions.
 
-The transport conformance suite (``tests/transport``) runs on both and they must agree. Pick one
-with ``AsyncPoolTransport(parser=...)`` or ``AEROSTACK_HTTP_PARSER=httptools|h11``.
+The transport conformance suite (``tests/transport``) runs on both, and ``test_codecs.py`` feeds
+both the same bytes: they agree on all of it. Beyond it, httptools is the stricter of the two
+(it refuses obs-folded headers, bare LF line ends, HTTP/2.0 status lines and responses with both
+framing headers, which h11 lets through). It does not reuse a connection after a response to
+HEAD without framing headers, and it does reuse an HTTP/1.0 connection the server asked to keep
+alive, where h11 never reuses one.
+Pick one with ``AsyncPoolTransport(parser=...)`` or ``AEROSTACK_HTTP_PARSER=httptools|h11``.
 """
 
 from __future__ import annotations

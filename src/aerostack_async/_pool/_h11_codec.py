@@ -28,12 +28,13 @@ _DONE = h11.DONE
 class H11Codec:
     """A connection's h11 state machine behind the :class:`~._codec.Codec` interface."""
 
-    __slots__ = ("_chunks", "_h", "complete", "head")
+    __slots__ = ("_chunks", "_eof", "_h", "complete", "head")
 
     def __init__(self) -> None:
         self._h = h11.Connection(h11.CLIENT, max_incomplete_event_size=MAX_HEAD_SIZE)
         self.head: ResponseHead | None = None
         self.complete = False
+        self._eof = False
         self._chunks: list[bytes] = []
 
     def start(self, prepared: object) -> bytes:
@@ -60,6 +61,8 @@ class H11Codec:
     def feed(self, data: bytes) -> None:
         """Parse what arrived, up to the end of the response."""
         h = self._h
+        if not data:
+            self._eof = True  # a body that ran to the server's close leaves nothing to reuse
         try:
             h.receive_data(data)
             while not self.complete:
@@ -95,7 +98,9 @@ class H11Codec:
         Not if bytes followed the response: h11 would read them as the next response.
         """
         h = self._h
-        if h.our_state is _DONE and h.their_state is _DONE and not h.trailing_data[0]:
+        if self._eof or h.trailing_data[0]:
+            return False
+        if h.our_state is _DONE and h.their_state is _DONE:
             h.start_next_cycle()
             return True
         return False
@@ -107,7 +112,13 @@ class H11Dialect:
     name = "h11"
 
     def prepare(self, request: httpx.Request) -> h11.Request:
-        """h11's request event: h11 validates the method, target and every header."""
+        """h11's request event: h11 validates the method, target and every header.
+
+        Both Content-Length and Transfer-Encoding, which h11 would send, are refused too.
+        """
+        headers = request.headers
+        if "content-length" in headers and "transfer-encoding" in headers:
+            raise InvalidRequest
         try:
             return h11.Request(
                 method=request.method, target=request.url.raw_path, headers=request.headers.raw

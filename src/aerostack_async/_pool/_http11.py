@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 import anyio
 import anyio.abc
 import httpx
+from anyio.streams.tls import TLSAttribute
 
 from ._codec import (
     Codec,
@@ -28,6 +29,7 @@ from ._codec import (
 
 if TYPE_CHECKING:
     from ._slots import Origin, Slots
+    from ._socket import SocketStream
 
 READ_SIZE = 256 * 1024
 """Bytes asked of the socket per read: large, so a big body costs few wake-ups."""
@@ -41,7 +43,7 @@ _IO_ERRORS = (anyio.BrokenResourceError, anyio.ClosedResourceError, OSError)
 class Connection:
     """An open connection to one origin: its byte stream and the protocol state on it."""
 
-    __slots__ = ("codec", "eof", "idle_since", "origin", "registry", "served", "stream")
+    __slots__ = ("codec", "eof", "idle_since", "origin", "registry", "served", "stream", "tcp")
 
     def __init__(
         self,
@@ -49,8 +51,10 @@ class Connection:
         origin: Origin,
         registry: set[Connection],
         codec: Codec,
+        tcp: SocketStream | None = None,
     ) -> None:
         self.stream = stream
+        self.tcp = tcp  # the socket beneath (under TLS too), to look at while the connection idles
         self.origin = origin
         self.codec = codec
         self.idle_since = 0.0
@@ -60,6 +64,17 @@ class Connection:
         self.eof = False
         self.registry = registry
         registry.add(self)
+
+    def unfit_for_reuse(self) -> bool:
+        """An idle connection the server has written to (or closed) since its last response."""
+        tcp = self.tcp
+        if tcp is None:
+            return False
+        if self.stream is not tcp:
+            ssl_object = self.stream.extra(TLSAttribute.ssl_object, None)  # noqa: S610 (anyio)
+            if ssl_object is not None and ssl_object.pending():
+                return True
+        return tcp.has_unread()
 
     async def aclose(self) -> None:
         """Close at once: no TLS close_notify round trip, no waiting for the peer."""
@@ -232,7 +247,12 @@ async def exchange(
             while True:
                 head = codec.head
                 if head is not None:
+                    if write_error is not None:
+                        conn.eof = True  # the request went out incomplete: never reuse
                     return head, codec.take(), codec.complete
+                if received and read_timeout is not None:
+                    # The read timeout bounds each read, as httpx's own transport does.
+                    scope.deadline = anyio.current_time() + read_timeout
                 try:
                     data = await stream.receive(READ_SIZE)
                 except anyio.EndOfStream:
@@ -310,16 +330,16 @@ async def release(slots: Slots[Connection], conn: Connection) -> None:
 async def read_rest(conn: Connection, chunks: list[bytes], read_timeout: float | None) -> None:
     """Read the rest of a body into ``chunks``; raises what the socket or the codec raised."""
     codec = conn.codec
-    with anyio.fail_after(read_timeout):
-        while not codec.complete:
+    while not codec.complete:
+        with anyio.fail_after(read_timeout):  # each read, as httpx's own transport times them
             try:
                 data = await conn.stream.receive(READ_SIZE)
             except anyio.EndOfStream:
                 data = b""
-            if not data:
-                conn.eof = True
-            codec.feed(data)
-            chunks += codec.take()
+        if not data:
+            conn.eof = True
+        codec.feed(data)
+        chunks += codec.take()
 
 
 class ResponseBody(httpx.AsyncByteStream):
@@ -364,18 +384,18 @@ class ResponseBody(httpx.AsyncByteStream):
         """Read until some body arrives or the body ends (then release the connection)."""
         codec = conn.codec
         try:
-            with anyio.fail_after(self._read_timeout):
-                while not codec.complete:
+            while not codec.complete:
+                with anyio.fail_after(self._read_timeout):  # each read, as httpx times them
                     try:
                         data = await conn.stream.receive(READ_SIZE)
                     except anyio.EndOfStream:
                         data = b""
-                    if not data:
-                        conn.eof = True
-                    codec.feed(data)
-                    self._pending += codec.take()
-                    if self._pending and not codec.complete:
-                        return
+                if not data:
+                    conn.eof = True
+                codec.feed(data)
+                self._pending += codec.take()
+                if self._pending and not codec.complete:
+                    return
         except BaseException as exc:
             self._conn = None
             await self._slots.discard(conn)

@@ -61,7 +61,9 @@ class HttptoolsCodec:
         "_chunked",
         "_chunks",
         "_close",
+        "_ended",
         "_extra",
+        "_fault",
         "_fed",
         "_headers",
         "_informational",
@@ -92,7 +94,9 @@ class HttptoolsCodec:
         self._headers: list[tuple[bytes, bytes]] = []
         self._reason = b""
         self._fed = 0
+        self._ended = False
         self._extra = False
+        self._fault: str | None = None
         self._informational = False
         self._keep_alive = False
         self._is_head = prepared.is_head
@@ -115,11 +119,10 @@ class HttptoolsCodec:
 
     def end(self) -> bytes:
         """The last chunk, or nothing once the declared length has been sent."""
-        if self._chunked:
-            return b"0\r\n\r\n"
-        if self._remaining:
+        if not self._chunked and self._remaining:
             raise LocalProtocolFailure("Too little data for declared Content-Length")
-        return b""
+        self._ended = True
+        return b"0\r\n\r\n" if self._chunked else b""
 
     # -- the response ---------------------------------------------------------------------------
 
@@ -140,6 +143,8 @@ class HttptoolsCodec:
             if not self.complete:
                 raise RemoteProtocolFailure(f"malformed response: {exc}") from None
             self._extra = True  # garbage after a complete response: keep it, drop the connection
+        if self._fault is not None:
+            raise RemoteProtocolFailure(self._fault)
         if self.head is None and self._fed > MAX_HEAD_SIZE:
             raise RemoteProtocolFailure(f"response head larger than {MAX_HEAD_SIZE} bytes")
 
@@ -171,7 +176,13 @@ class HttptoolsCodec:
 
     def reuse(self) -> bool:
         """Whether the response ended cleanly and both sides allow keep-alive."""
-        return self.complete and self._keep_alive and not self._extra and not self._close
+        return (
+            self.complete
+            and self._ended  # a request cut short (the server answered early) ends the connection
+            and self._keep_alive
+            and not self._extra
+            and not self._close
+        )
 
     # -- llhttp's callbacks (they must not raise: llhttp would turn it into a parse error) --------
 
@@ -180,26 +191,37 @@ class HttptoolsCodec:
             self._extra = True  # a second response to one request
 
     def on_status(self, status: bytes) -> None:
-        self._reason += status
+        if self.head is None:
+            self._reason += status
 
     def on_header(self, name: bytes, value: bytes) -> None:
-        self._headers.append((name, value))
+        # Once the head is in, llhttp reports chunked trailers (and the headers of anything
+        # glued on after the response) here too: they must not change the response's headers.
+        if self.head is None:
+            self._headers.append((name, value))
 
     def on_headers_complete(self) -> None:
         if self.complete:
             return
         parser = self._parser
         status = parser.get_status_code()
+        version = _VERSIONS.get(parser.get_http_version())
+        if version is None or status < 100 or status > 599:
+            self._fault = f"unsupported status line (HTTP/{parser.get_http_version()} {status})"
+            return
         if 100 <= status < 200 and status != 101:
             # Informational (100 Continue, 103 Early Hints): skipped, the real response follows.
             self._informational = True
             self._headers = []
             self._reason = b""
             return
-        version = parser.get_http_version()
-        self.head = ResponseHead(
-            status, self._reason, _VERSIONS.get(version) or version.encode(), self._headers
-        )
+        for name, value in self._headers:
+            if name.lower() == b"transfer-encoding" and value.strip().lower() != b"chunked":
+                # As h11: a coding other than chunked would hand back still-encoded bytes.
+                self._fault = "unsupported Transfer-Encoding in the response"
+                return
+        self.head = ResponseHead(status, self._reason, version, self._headers)
+        self._headers = []
         if self._is_head:
             # Its Content-Length describes the body a GET would get; none follows.
             self.complete = True
@@ -266,8 +288,8 @@ class HttptoolsDialect:
             append(b": ")
             append(value)
             append(b"\r\n")
-        if hosts != 1:
-            raise InvalidRequest
+        if hosts != 1 or (chunked and length is not None):
+            raise InvalidRequest  # (both framings at once is how requests get smuggled)
         append(b"\r\n")
         return Prepared(
             b"".join(lines),

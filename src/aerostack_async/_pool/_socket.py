@@ -105,6 +105,20 @@ class SocketStream(anyio.abc.ByteStream):
         if self._closed:
             raise anyio.ClosedResourceError
 
+    def has_unread(self) -> bool:
+        """Whether bytes, an end of file or an error wait on the socket (a peek; never blocks).
+
+        An idle keep-alive connection should have nothing to read: if it has, the server sent
+        something unasked (a 408 before closing, say) or closed it, and it must not be reused.
+        """
+        try:
+            self._sock.recv(1, socket.MSG_PEEK)
+        except _WOULD_BLOCK:
+            return False
+        except OSError:
+            return True
+        return True
+
     async def send_eof(self) -> None:
         """Close the sending side; the peer sees end of file."""
         with contextlib.suppress(OSError):
@@ -122,10 +136,9 @@ class SocketStream(anyio.abc.ByteStream):
         if self._waiting:
             # Closing the descriptor under a waiter would leave it waiting forever (the poller
             # forgets closed descriptors); shutting it down wakes the waiter, who then closes it.
-            try:
+            # (If shutdown fails, the socket is already disconnected, which wakes it too.)
+            with contextlib.suppress(OSError):
                 self._sock.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                self._sock.close()
         else:
             self._sock.close()
 
@@ -178,12 +191,17 @@ async def _connect_first(targets: list[tuple[int, tuple[object, ...]]], host: st
         else:
             stream.close()
 
-    async with anyio.create_task_group() as tg:
-        for target in targets:
-            failed = anyio.Event()
-            tg.start_soon(attempt, target, failed)
-            with anyio.move_on_after(HAPPY_EYEBALLS_DELAY):
-                await failed.wait()
+    try:
+        async with anyio.create_task_group() as tg:
+            for target in targets:
+                failed = anyio.Event()
+                tg.start_soon(attempt, target, failed)
+                with anyio.move_on_after(HAPPY_EYEBALLS_DELAY):
+                    await failed.wait()
+    except BaseException:
+        if winner is not None:  # cancelled from outside just after an attempt won
+            winner.close()
+        raise
     if winner is None:
         raise errors[-1] if errors else OSError(f"no address to connect to for {host!r}")
     return winner

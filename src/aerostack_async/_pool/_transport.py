@@ -196,6 +196,11 @@ class AsyncPoolTransport(httpx.AsyncBaseTransport):
         prepared = prepare(self._dialect, request)  # validates before any connection is touched
         slots = self._slots
         conn = slots.take_idle(origin) or await self._checkout(origin, timeouts, request)
+        while conn.served and conn.unfit_for_reuse():
+            # Bytes arrived on it while it idled (an unasked response, a close): reading them as
+            # the answer to this request would put every later answer one behind.
+            await slots.discard(conn)
+            conn = slots.take_idle(origin) or await self._checkout(origin, timeouts, request)
         try:
             head, chunks, complete = await exchange(conn, request, prepared, timeouts)
         except StaleConnection as stale:
@@ -262,7 +267,7 @@ class AsyncPoolTransport(httpx.AsyncBaseTransport):
         except (OSError, anyio.BrokenResourceError, anyio.EndOfStream) as exc:
             reason = str(exc) or str(exc.__cause__ or "") or type(exc).__name__
             raise httpx.ConnectError(reason, request=request) from exc
-        return Connection(stream, origin, self._connections, self._dialect.codec())
+        return Connection(stream, origin, self._connections, self._dialect.codec(), tcp)
 
     def _tls_context(self) -> ssl.SSLContext:
         # Built on first use: loading the CA bundle costs milliseconds that plain-HTTP clients
