@@ -441,6 +441,13 @@ class Transport:
             # Retrying cannot fix a bad URL scheme, a proxy refusal or our own protocol misuse.
             error._retryable = isinstance(exc, (httpx.NetworkError, httpx.RemoteProtocolError))  # type: ignore[attr-defined]
             raise error from exc
+        except httpx.DecodingError as exc:
+            # A body its Content-Encoding cannot undo: the server's fault, and no usable answer.
+            error = APIConnectionError(
+                f"{method} {path}: the response body could not be decoded: {exc}"
+            )
+            error._retryable = False  # type: ignore[attr-defined]
+            raise error from exc
         finally:
             if body is not None and hasattr(body, "aclose"):
                 await body.aclose()

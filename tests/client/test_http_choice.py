@@ -10,7 +10,7 @@ import pytest
 from aerostack_async import AsyncAerostack
 from aerostack_async._http import TRANSPORT_ENV
 from aerostack_async._pool import AsyncPoolTransport
-from aerostack_async.errors import NotFoundError
+from aerostack_async.errors import APIConnectionError, NotFoundError
 
 from ._servers import Reply, scripted_server
 
@@ -130,3 +130,23 @@ async def test_the_httpx_logger_gets_its_request_line_on_either_path(
     lines = [r.getMessage() for r in caplog.records if r.name == "httpx"]
     # (the scripted server sends no reason phrase)
     assert lines == [f'HTTP Request: POST {server.base_url}/cache/get "HTTP/1.1 200 "']
+
+
+@pytest.mark.filterwarnings(
+    # httpx leaves httpcore's body generators unfinished when decoding fails; trio's GC hook
+    # then warns about them (httpx's transport only, not a leak of ours).
+    "ignore:Exception ignored in. <async_generator object:pytest.PytestUnraisableExceptionWarning"
+)
+@pytest.mark.parametrize("transport", ["pool", "httpx"])
+async def test_a_body_that_cannot_be_decoded_is_a_connection_error(
+    monkeypatch: pytest.MonkeyPatch, transport: str
+) -> None:
+    monkeypatch.setenv(TRANSPORT_ENV, transport)
+    reply = Reply(body=b"not gzip at all", headers=[("Content-Encoding", "gzip")])
+    async with (
+        scripted_server(reply) as server,
+        AsyncAerostack(api_key="sk_x", base_url=server.base_url) as client,
+    ):
+        with pytest.raises(APIConnectionError, match="could not be decoded"):
+            await client.cache.get("a")
+    assert len(server.received) == 1  # not retried: the same body would come back
