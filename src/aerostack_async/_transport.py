@@ -40,7 +40,6 @@ import time
 import uuid
 from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
-from datetime import timedelta
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import anyio
@@ -409,11 +408,11 @@ class Transport:
 
         debug = logger.isEnabledFor(logging.DEBUG)
         pool = self._pool
-        started = time.perf_counter() if debug or pool else 0.0
+        started = time.perf_counter() if debug else 0.0
         try:
             if pool is not None and not stream:
-                # A client we built has no auth, hooks or redirects to apply, and we keep no
-                # cookies: AsyncClient.send() would only add cost on this, the hottest path.
+                # A client we built has no auth, hooks or redirects to apply, and our calls send
+                # no cookies: AsyncClient.send() would only add cost on this, the hottest path.
                 if self._http.is_closed:
                     raise RuntimeError("Cannot send a request, as the client has been closed.")
                 fetched = await pool.fetch(request)
@@ -431,7 +430,6 @@ class Transport:
                 if fetched.plain and 200 <= fetched.status_code < 300 and not debug:
                     return fetched  # the caller only decodes the body: no httpx.Response needed
                 response = fetched.response()
-                response.elapsed = timedelta(seconds=time.perf_counter() - started)
             else:
                 response = await self._http.send(request, stream=stream, follow_redirects=False)
         except httpx.TimeoutException as exc:

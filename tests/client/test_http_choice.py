@@ -10,7 +10,7 @@ import pytest
 from aerostack_async import AsyncAerostack
 from aerostack_async._http import TRANSPORT_ENV
 from aerostack_async._pool import AsyncPoolTransport
-from aerostack_async.errors import APIConnectionError, NotFoundError
+from aerostack_async.errors import APIConnectionError, NotFoundError, ResponseValidationError
 
 from ._servers import Reply, scripted_server
 
@@ -150,3 +150,20 @@ async def test_a_body_that_cannot_be_decoded_is_a_connection_error(
         with pytest.raises(APIConnectionError, match="could not be decoded"):
             await client.cache.get("a")
     assert len(server.received) == 1  # not retried: the same body would come back
+
+
+@pytest.mark.parametrize("transport", ["pool", "httpx"])
+async def test_a_reply_that_does_not_match_its_model_carries_the_whole_response(
+    monkeypatch: pytest.MonkeyPatch, transport: str
+) -> None:
+    monkeypatch.setenv(TRANSPORT_ENV, transport)
+    async with (
+        scripted_server(Reply(body=b'{"exists":"not a bool"}')) as server,
+        AsyncAerostack(api_key="sk_live_secret_value", base_url=server.base_url) as client,
+    ):
+        with pytest.raises(ResponseValidationError) as caught:
+            await client.cache.get("a")
+    response = caught.value.raw_response
+    assert response.content == b'{"exists":"not a bool"}'
+    assert response.elapsed.total_seconds() > 0
+    assert "secret_value" not in response.request.headers["X-Aerostack-Key"]

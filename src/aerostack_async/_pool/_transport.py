@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import ssl
+import time
 import urllib.request
 from collections.abc import Mapping
+from datetime import timedelta
 from typing import Any
 
 import anyio
@@ -74,10 +76,13 @@ class Fetched:
     :meth:`response`, which decodes it as httpx does.
     """
 
-    __slots__ = ("body", "head", "plain", "request", "status_code")
+    __slots__ = ("body", "elapsed", "head", "plain", "request", "status_code")
 
-    def __init__(self, head: ResponseHead, body: bytes, request: httpx.Request) -> None:
+    def __init__(
+        self, head: ResponseHead, body: bytes, request: httpx.Request, elapsed: float
+    ) -> None:
         self.head = head
+        self.elapsed = elapsed  # seconds from sending the request to the end of the body
         self.status_code = head.status_code
         self.body = body
         self.request = request
@@ -87,6 +92,7 @@ class Fetched:
         """The ``httpx.Response``, body read (and decoded)."""
         response = _response(self.head, httpx.ByteStream(self.body), self.request)
         response.read()
+        response.elapsed = timedelta(seconds=self.elapsed)
         return response
 
 
@@ -164,6 +170,7 @@ class AsyncPoolTransport(httpx.AsyncBaseTransport):
         redirects, cookies, a body stream) those calls never use. The result becomes an
         ``httpx.Response`` only if someone needs one (:meth:`Fetched.response`).
         """
+        started = time.perf_counter()
         conn, head, chunks, complete, timeouts = await self._exchange(request)
         slots = self._slots
         if not complete:
@@ -177,7 +184,8 @@ class AsyncPoolTransport(httpx.AsyncBaseTransport):
                 raise mapped from exc
         if not recycle(slots, conn):
             await release(slots, conn)
-        return Fetched(head, chunks[0] if len(chunks) == 1 else b"".join(chunks), request)
+        body = chunks[0] if len(chunks) == 1 else b"".join(chunks)
+        return Fetched(head, body, request, time.perf_counter() - started)
 
     async def _exchange(
         self, request: httpx.Request
