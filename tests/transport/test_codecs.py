@@ -10,7 +10,12 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from aerostack_async._pool._codec import Dialect, LocalProtocolFailure, RemoteProtocolFailure
+from aerostack_async._pool._codec import (
+    Dialect,
+    InvalidRequest,
+    LocalProtocolFailure,
+    RemoteProtocolFailure,
+)
 from aerostack_async._pool._h11_codec import H11
 from aerostack_async._pool._httptools_codec import HTTPTOOLS
 
@@ -128,3 +133,12 @@ def test_a_body_not_matching_its_length_is_refused_by_both(sent: bytes) -> None:
         with pytest.raises(LocalProtocolFailure):  # noqa: PT012 (either step may refuse)
             codec.body(sent)
             codec.end()
+
+
+@pytest.mark.parametrize("method", ["GÉT", "GET X", "G\x00T"])
+def test_a_method_that_is_not_a_token_is_refused_by_both(method: str) -> None:
+    request = httpx.Request("GET", "http://127.0.0.1/x")
+    request.method = method
+    for dialect in DIALECTS:
+        with pytest.raises(InvalidRequest):
+            dialect.prepare(request)

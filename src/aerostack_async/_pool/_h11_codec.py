@@ -123,7 +123,7 @@ class H11Dialect:
             return h11.Request(
                 method=request.method, target=request.url.raw_path, headers=request.headers.raw
             )
-        except h11.LocalProtocolError:
+        except (h11.LocalProtocolError, UnicodeEncodeError):  # (a method that is not ASCII)
             raise InvalidRequest from None
 
     def codec(self) -> H11Codec:

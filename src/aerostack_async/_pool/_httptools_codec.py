@@ -2,8 +2,9 @@
 
 Requests are validated with h11's own grammar (a token method, a visible-ASCII target, token
 header names, values without NUL, CR, LF or surrounding whitespace, a Host header, one
-Content-Length, only ``chunked`` as a transfer coding) and then written out, so a request either
-one would refuse, this refuses too. What llhttp does not do for a client, this module does:
+Content-Length, only ``chunked`` as a transfer coding, never both framing headers) and then
+written out, so a request either one would refuse, this refuses too. What llhttp does not do
+for a client, this module does:
 
 - a response to HEAD ends with its head, whatever its Content-Length says;
 - a body framed by neither Content-Length nor chunked coding ends when the server closes;
@@ -251,7 +252,7 @@ class HttptoolsDialect:
 
     def prepare(self, request: httpx.Request) -> Prepared:
         """Validate ``request`` as h11 would and write its head."""
-        method = request.method.encode("ascii")
+        method = request.method.encode("ascii", "replace")  # "?" is not a token character
         target = request.url.raw_path
         if not _TOKEN.fullmatch(method) or not _TARGET.fullmatch(target):
             raise InvalidRequest
