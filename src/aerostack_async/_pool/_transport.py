@@ -106,8 +106,9 @@ class AsyncPoolTransport(httpx.AsyncBaseTransport):
     come first served, up to the request's pool timeout. Timeouts come from each request's
     ``extensions["timeout"]`` and failures raise httpx's own exception types.
 
-    A request that finds its reused keep-alive connection closed by the server before any byte of
-    a response (the server dropped it while idle) is sent once more on a new connection, if its
+    An idle connection the server wrote to or closed while it idled is closed, not reused. A
+    request that finds its reused keep-alive connection closed by the server before any byte of
+    a response (dropped just as it was reused) is sent once more on a new connection, if its
     body can be replayed.
 
     Example::
