@@ -29,6 +29,7 @@ if TYPE_CHECKING:
 __all__ = [
     "MAX_HEAD_SIZE",
     "PARSER_ENV",
+    "TOKEN",
     "Codec",
     "Dialect",
     "InvalidRequest",
@@ -36,6 +37,7 @@ __all__ = [
     "RemoteProtocolFailure",
     "ResponseHead",
     "dialect",
+    "explain_invalid",
 ]
 
 PARSER_ENV = "AEROSTACK_HTTP_PARSER"
@@ -136,15 +138,17 @@ def dialect(name: str | None = None) -> Dialect:
     return H11
 
 
-# Shared by both dialects' error messages: which header is bad, never its value (a credential).
-_TOKEN = re.compile(rb"[-!#$%&'*+.^_`|~0-9a-zA-Z]+")
+# The request grammar both dialects check (h11's), and the error message naming the header at
+# fault but never its value (a credential).
+TOKEN = re.compile(rb"[-!#$%&'*+.^_`|~0-9a-zA-Z]+")
+"""h11's ``token`` (h11/_abnf.py): methods and header names."""
 _BAD_VALUE = re.compile(rb"[\x00\r\n]|^[ \t]|[ \t]$")
 
 
 def explain_invalid(request: httpx.Request) -> str:
     """Why ``request`` cannot be sent, naming the header at fault but not showing its value."""
     for name, value in request.headers.raw:
-        if not _TOKEN.fullmatch(name):
+        if not TOKEN.fullmatch(name):
             return f"Invalid request header name {name!r}: nothing was sent"
         if _BAD_VALUE.search(value):
             return (

@@ -307,38 +307,34 @@ def _describe(exc: BaseException) -> str:
 # The response
 
 
-def recycle(slots: Slots[Connection], conn: Connection) -> bool:
-    """A response was read to its end: pool the connection at once if that is all it takes.
+async def release(slots: Slots[Connection], conn: Connection) -> None:
+    """A response was read to its end: pool the connection if both sides allow it, else close it.
 
-    False when more is needed (it cannot be reused, or the pool must do more): await
-    :func:`release` then.
+    The common case (reusable, nobody waiting, room on the idle stack) completes without awaiting.
     """
     if conn.eof or not conn.codec.reuse():
-        conn.eof = True  # not reusable: release() closes it
-        return False
-    return slots.put_back_nowait(conn)
-
-
-async def release(slots: Slots[Connection], conn: Connection) -> None:
-    """After :func:`recycle` said False: pool the connection if it may be reused, else close it."""
-    if conn.eof:
         await slots.discard(conn)
-    else:
+    elif not slots.put_back_nowait(conn):
         await slots.put_back(conn)
+
+
+async def _read_more(conn: Connection, read_timeout: float | None) -> None:
+    """One read from the socket into the codec, under the read timeout (an end of file too)."""
+    with anyio.fail_after(read_timeout):  # each read, as httpx's own transport times them
+        try:
+            data = await conn.stream.receive(READ_SIZE)
+        except anyio.EndOfStream:
+            data = b""
+    if not data:
+        conn.eof = True
+    conn.codec.feed(data)
 
 
 async def read_rest(conn: Connection, chunks: list[bytes], read_timeout: float | None) -> None:
     """Read the rest of a body into ``chunks``; raises what the socket or the codec raised."""
     codec = conn.codec
     while not codec.complete:
-        with anyio.fail_after(read_timeout):  # each read, as httpx's own transport times them
-            try:
-                data = await conn.stream.receive(READ_SIZE)
-            except anyio.EndOfStream:
-                data = b""
-        if not data:
-            conn.eof = True
-        codec.feed(data)
+        await _read_more(conn, read_timeout)
         chunks += codec.take()
 
 
@@ -385,14 +381,7 @@ class ResponseBody(httpx.AsyncByteStream):
         codec = conn.codec
         try:
             while not codec.complete:
-                with anyio.fail_after(self._read_timeout):  # each read, as httpx times them
-                    try:
-                        data = await conn.stream.receive(READ_SIZE)
-                    except anyio.EndOfStream:
-                        data = b""
-                if not data:
-                    conn.eof = True
-                codec.feed(data)
+                await _read_more(conn, self._read_timeout)
                 self._pending += codec.take()
                 if self._pending and not codec.complete:
                     return
@@ -404,8 +393,7 @@ class ResponseBody(httpx.AsyncByteStream):
                 raise
             raise mapped from exc
         self._conn = None
-        if not recycle(self._slots, conn):
-            await release(self._slots, conn)
+        await release(self._slots, conn)
 
     async def aclose(self) -> None:
         """Release the connection: closed, unless the body was read to its end."""

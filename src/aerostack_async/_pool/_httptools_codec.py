@@ -22,6 +22,7 @@ import httptools
 
 from ._codec import (
     MAX_HEAD_SIZE,
+    TOKEN,
     InvalidRequest,
     LocalProtocolFailure,
     RemoteProtocolFailure,
@@ -34,7 +35,6 @@ if TYPE_CHECKING:
 __all__ = ["HTTPTOOLS"]
 
 # h11's grammar (h11/_abnf.py), so that both dialects refuse the same requests.
-_TOKEN = re.compile(rb"[-!#$%&'*+.^_`|~0-9a-zA-Z]+")
 _TARGET = re.compile(rb"[\x21-\x7e]+")
 _FIELD_VALUE = re.compile(rb"(?:[^\x00\s]+(?:[ \t]+[^\x00\s]+)*)?")
 _DIGITS = re.compile(rb"[0-9]{1,20}")
@@ -254,11 +254,11 @@ class HttptoolsDialect:
         """Validate ``request`` as h11 would and write its head."""
         method = request.method.encode("ascii", "replace")  # "?" is not a token character
         target = request.url.raw_path
-        if not _TOKEN.fullmatch(method) or not _TARGET.fullmatch(target):
+        if not TOKEN.fullmatch(method) or not _TARGET.fullmatch(target):
             raise InvalidRequest
         lines = [method, b" ", target, b" HTTP/1.1\r\n"]
         append = lines.append
-        token = _TOKEN.fullmatch
+        token = TOKEN.fullmatch
         field_value = _FIELD_VALUE.fullmatch
         length: bytes | None = None
         chunked = close = False

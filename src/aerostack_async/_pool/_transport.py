@@ -23,7 +23,6 @@ from ._http11 import (
     map_read_error,
     prepare,
     read_rest,
-    recycle,
     release,
 )
 from ._slots import Origin, Slots, SlotTimeout
@@ -156,8 +155,7 @@ class AsyncPoolTransport(httpx.AsyncBaseTransport):
         conn, head, chunks, complete, timeouts = await self._exchange(request)
         slots = self._slots
         if complete:
-            if not recycle(slots, conn):
-                await release(slots, conn)
+            await release(slots, conn)
             body = ResponseBody(chunks, None, slots, None, request)
         else:
             body = ResponseBody(chunks, conn, slots, timeouts.get("read"), request)
@@ -183,8 +181,7 @@ class AsyncPoolTransport(httpx.AsyncBaseTransport):
                 if mapped is None:
                     raise
                 raise mapped from exc
-        if not recycle(slots, conn):
-            await release(slots, conn)
+        await release(slots, conn)
         body = chunks[0] if len(chunks) == 1 else b"".join(chunks)
         return Fetched(head, body, request, time.perf_counter() - started)
 
