@@ -18,20 +18,27 @@ The portal serialises every call onto its loop, so one ``Aerostack`` may be shar
 
 from __future__ import annotations
 
+import atexit
 import collections
+import contextlib
 import enum
 import functools
 import inspect
+import os
+import sys
 import threading
 import warnings
+import weakref
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future
 from contextlib import AbstractContextManager
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Final
 
+import anyio
 import msgspec
 import sniffio
-from anyio.from_thread import BlockingPortal, start_blocking_portal
+from anyio.from_thread import BlockingPortal
 
 from ._client import AsyncAerostack
 from .errors import AerostackError
@@ -57,12 +64,19 @@ class SyncClientClosedError(AerostackError, RuntimeError):
     """A sync client was used after ``close()``."""
 
 
-def _check_no_running_loop(owner: str) -> None:
+def _check_no_running_loop(owner: str, loop_thread: int | None = None) -> None:
     # The one place in src/ that asks which async library is running: blocking this thread
     # would stall that loop (and deadlock outright if it is our own portal's loop).
+    if loop_thread is not None and threading.get_ident() == loop_thread:
+        raise SyncInEventLoopError(
+            f"{owner} was called from its own event loop thread (from inside one of its own "
+            f"callbacks, say), where waiting for the call would deadlock"
+        )
     try:
         library = sniffio.current_async_library()
     except sniffio.AsyncLibraryNotFoundError:
+        return
+    if _in_notebook_cell():
         return
     raise SyncInEventLoopError(
         f"{owner} is the blocking client, and it was called from a thread that is running "
@@ -72,11 +86,33 @@ def _check_no_running_loop(owner: str) -> None:
     )
 
 
+def _in_notebook_cell() -> bool:
+    """Whether this is the main thread of an IPython shell (a Jupyter kernel, say).
+
+    A kernel runs its cells on the thread of its own asyncio loop, but a cell is a script: the
+    kernel serves nothing else until the cell ends, so blocking it is what every blocking library
+    does there, and it cannot deadlock our loop, which runs in a thread of its own.
+    """
+    ipython = sys.modules.get("IPython")
+    if ipython is None or threading.current_thread() is not threading.main_thread():
+        return False
+    get_ipython = getattr(ipython, "get_ipython", None)
+    return get_ipython is not None and get_ipython() is not None
+
+
 class _LoopThread:
-    """One event loop in one thread, started on first use, holding the async root object.
+    """One event loop in one daemon thread, started on first use, holding the async root object.
 
     ``open_root`` is called on the loop (so the root is created there) and, if the root is an
     async context manager, entered there; ``close()`` exits it there and stops the thread.
+
+    Three ways out besides ``close()``, none of which may hang the process:
+
+    - garbage collection (``abandon``): the loop closes the root and stops, nobody waits;
+    - interpreter exit with the client still open: an ``atexit`` hook closes it, waiting at most
+      ``_EXIT_GRACE`` seconds (the thread is a daemon, so nothing joins it after that);
+    - ``os.fork()``: the child forgets the parent's thread (it does not exist there) and starts
+      its own on first use, on the same root, whose pool has dropped what it inherited.
     """
 
     def __init__(
@@ -92,9 +128,10 @@ class _LoopThread:
         self._backend_options = backend_options
         self.owner = owner
         self._lock = threading.Lock()
-        self._portal_cm: AbstractContextManager[BlockingPortal] | None = None
         self._portal: BlockingPortal | None = None
+        self._stopped: Future[None] | None = None
         self._root: Any = None
+        self._root_open = False
         self._thread_id: int | None = None
         self.closed = False
 
@@ -117,19 +154,26 @@ class _LoopThread:
             if self.closed:
                 raise SyncClientClosedError(f"this {self.owner} client is closed")
             if self._portal is None:
-                portal_cm = start_blocking_portal(self._backend, self._backend_options)
-                portal = portal_cm.__enter__()
+                portal, stopped = _start_portal(self._backend, self._backend_options)
                 try:
-                    self._root = portal.call(self._enter_root)
-                except BaseException as exc:
-                    portal_cm.__exit__(type(exc), exc, exc.__traceback__)
+                    if not self._root_open:
+                        self._root = portal.call(self._enter_root)
+                        self._root_open = True
+                    else:  # a forked child: the root is inherited, only the thread is new
+                        portal.call(self._note_thread)
+                except BaseException:
+                    _stop_portal(portal, stopped, wait=True)
                     raise
-                self._portal_cm = portal_cm
+                self._stopped = stopped
                 self._portal = portal
+                _OPEN.add(self)
             return self._portal
 
-    async def _enter_root(self) -> Any:
+    async def _note_thread(self) -> None:
         self._thread_id = threading.get_ident()
+
+    async def _enter_root(self) -> Any:
+        await self._note_thread()
         root = self._open_root()
         if hasattr(root, "__aenter__"):
             entered = await root.__aenter__()
@@ -148,7 +192,7 @@ class _LoopThread:
         portal = self._ensure_started()
         if self.closed:
             raise SyncClientClosedError(f"this {self.owner} client is closed")
-        _check_no_running_loop(self.owner)
+        _check_no_running_loop(self.owner, self._thread_id)
         future = portal.start_task_soon(func, *args)
         try:
             return future.result()
@@ -160,7 +204,7 @@ class _LoopThread:
     def wrap_async_context_manager(self, acm: Any) -> AbstractContextManager[Any]:
         """A sync context manager that enters and exits ``acm`` in one task on the loop."""
         portal = self._ensure_started()
-        _check_no_running_loop(self.owner)
+        _check_no_running_loop(self.owner, self._thread_id)
         return portal.wrap_async_context_manager(acm)
 
     def close(self) -> None:
@@ -169,42 +213,116 @@ class _LoopThread:
             if self.closed:
                 return
             self.closed = True
-            portal, portal_cm = self._portal, self._portal_cm
-            if portal is None or portal_cm is None:
+            _OPEN.discard(self)
+            portal, stopped = self._portal, self._stopped
+            if portal is None or stopped is None:
                 return
-            _check_no_running_loop(self.owner)
+            _check_no_running_loop(self.owner, self._thread_id)
             try:
                 portal.call(self._exit_root)
             finally:
                 # Streams left open by other threads must not keep the loop alive.
-                portal.call(portal.stop, True)
-                portal_cm.__exit__(None, None, None)
+                _stop_portal(portal, stopped, wait=True)
                 self._portal = None
                 self._root = None
 
     def abandon(self) -> None:
-        """Stop the loop without waiting (for ``__del__``): no join, nothing awaited here."""
+        """Stop the loop without waiting (for ``__del__``): nothing awaited or joined here."""
         portal = self._portal
         if portal is None or self.closed or threading.get_ident() == self._thread_id:
             return
         self.closed = True
-        try:
+        _OPEN.discard(self)
+        if sys.is_finalizing():
+            return  # the loop thread is frozen by now: asking it anything would never return
+        with contextlib.suppress(RuntimeError):
             portal.start_task_soon(self._shut_down, portal)
-        except RuntimeError:
+
+    def close_at_exit(self) -> None:
+        """Close the root and stop the loop, waiting at most ``_EXIT_GRACE`` seconds."""
+        portal = self._portal
+        if portal is None or self.closed:
             return
-        # Keep the portal's context manager from being finalised (which would join the thread
-        # from inside the garbage collector); the thread ends by itself once the loop stops.
-        _ABANDONED.append(self._portal_cm)
+        self.closed = True
+        # Exiting anyway: past the grace period the daemon thread is simply not waited for.
+        with contextlib.suppress(BaseException):
+            portal.start_task_soon(self._shut_down, portal).result(_EXIT_GRACE)
+
+    def forget_after_fork(self) -> None:
+        """In a forked child: the loop thread was the parent's; start a new one on first use."""
+        self._lock = threading.Lock()  # it may have been held by a thread the child lacks
+        self._portal = None
+        self._stopped = None
+        self._thread_id = None
 
     async def _shut_down(self, portal: BlockingPortal) -> None:
-        # On the loop, for ``abandon``: close the root (its connections), then end the loop.
+        # On the loop, for ``abandon`` and the exit hook: close the root, then end the loop.
         try:
             await self._exit_root()
         finally:
             await portal.stop(cancel_remaining=True)
 
 
-_ABANDONED: Final[list[object]] = []
+_EXIT_GRACE: Final = 1.0
+"""Seconds an open client may take to close its connections at interpreter exit."""
+
+_OPEN: Final[weakref.WeakSet[_LoopThread]] = weakref.WeakSet()
+"""Loop threads that are running (for the exit hook and the fork hook)."""
+
+
+def _start_portal(
+    backend: str, backend_options: dict[str, Any] | None
+) -> tuple[BlockingPortal, Future[None]]:
+    """A blocking portal on a new event loop in a new daemon thread, and the loop's end.
+
+    anyio's ``start_blocking_portal`` does the same as a context manager whose exit joins the
+    thread; the daemon thread and the returned future let ``abandon`` and the exit hook stop the
+    loop without joining anything.
+    """
+    ready: Future[BlockingPortal] = Future()
+    stopped: Future[None] = Future()
+
+    async def serve() -> None:
+        async with BlockingPortal() as portal:
+            ready.set_result(portal)
+            await portal.sleep_until_stopped()
+
+    def run() -> None:
+        try:
+            anyio.run(serve, backend=backend, backend_options=backend_options)
+        except BaseException as exc:
+            if not ready.done():
+                ready.set_exception(exc)
+            stopped.set_exception(exc)
+        else:
+            stopped.set_result(None)
+
+    thread = threading.Thread(target=run, name=f"aerostack-{backend}-loop", daemon=True)
+    thread.start()
+    return ready.result(), stopped
+
+
+def _stop_portal(portal: BlockingPortal, stopped: Future[None], *, wait: bool) -> None:
+    with contextlib.suppress(RuntimeError):  # already stopped
+        portal.call(portal.stop, True)
+    if wait:
+        with contextlib.suppress(BaseException):
+            stopped.result()
+
+
+def _close_open_clients_at_exit() -> None:
+    for loop in list(_OPEN):
+        loop.close_at_exit()
+
+
+def _forget_loops_in_child() -> None:
+    for loop in list(_OPEN):
+        loop.forget_after_fork()
+
+
+atexit.register(_close_open_clients_at_exit)
+if hasattr(os, "register_at_fork"):  # not on Windows
+    os.register_at_fork(after_in_child=_forget_loops_in_child)
 
 
 # --- the generic proxy -----------------------------------------------------------------------
