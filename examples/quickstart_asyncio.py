@@ -5,8 +5,8 @@ Run the emulator, then this script::
     aerostack-async serve --memory &
     AEROSTACK_API_KEY=sk_local_aerostack python examples/quickstart_asyncio.py
 
-The client reads its key from AEROSTACK_API_KEY, and AEROSTACK_BASE_URL (if set) overrides
-``environment="local"`` (http://localhost:8787/v1).
+The client reads its key from AEROSTACK_API_KEY; ``environment="local"`` is the emulator at
+http://localhost:8787/v1 (an argument you pass wins over AEROSTACK_BASE_URL).
 """
 
 import asyncio

@@ -1,15 +1,12 @@
 """Every Python snippet in the README runs against the emulator as written.
 
-The snippets say ``environment="local"`` (``http://localhost:8787/v1``); ``AEROSTACK_BASE_URL``
-points them at the session's emulator instead, and the seed example's ``server_idx=1`` (the
-same local address) is swapped for the emulator's URL.
+The snippets say ``environment="local"`` (``http://localhost:8787/v1``); each runs from a copy
+pointed at the session's emulator instead (see ``tests/_programs.py``, shared with the wheel's
+test, which runs the same snippets from an installed wheel).
 """
 
 from __future__ import annotations
 
-import os
-import re
-import subprocess
 import sys
 from pathlib import Path
 
@@ -17,8 +14,7 @@ import pytest
 
 from aerostack_async.testing import Emulator
 
-README = Path(__file__).resolve().parents[1] / "README.md"
-SNIPPETS = re.findall(r"```python\n(.*?)```", README.read_text(), flags=re.DOTALL)
+from ._programs import SNIPPETS, run_snippet
 
 
 def test_the_readme_has_python_snippets() -> None:
@@ -27,10 +23,5 @@ def test_the_readme_has_python_snippets() -> None:
 
 @pytest.mark.parametrize("code", SNIPPETS, ids=[f"snippet{n}" for n in range(len(SNIPPETS))])
 def test_readme_snippet_runs(code: str, emulator: Emulator, tmp_path: Path) -> None:
-    script = tmp_path / "snippet.py"
-    script.write_text(code.replace("server_idx=1", f"server_url={emulator.base_url!r}"))
-    env = {**os.environ, "AEROSTACK_BASE_URL": emulator.base_url}
-    done = subprocess.run(
-        [sys.executable, str(script)], env=env, capture_output=True, text=True, timeout=120
-    )
+    done = run_snippet(sys.executable, code, emulator.base_url, emulator.api_key, tmp_path)
     assert done.returncode == 0, done.stderr

@@ -23,6 +23,7 @@ from ._options import (
     Limits,
     RetryPolicy,
     Timeout,
+    coerce_limits,
     coerce_timeout,
 )
 from ._transport import KeySource, Transport, _Keep, check_api_key
@@ -49,19 +50,21 @@ Environment = Literal["production", "local"]
 class AsyncAerostack:
     """An async client for the Aerostack Platform API, on asyncio or trio.
 
-    Arguments (all keyword-only):
+    Arguments (all keyword-only). An argument you pass always wins over an environment
+    variable, and an environment variable over the default:
 
     - ``api_key``: a secret (``sk_…``) or public (``pk_…``) key, or a sync or async callable
-      returning one (called once per call, for rotating keys). Default: ``AEROSTACK_API_KEY``.
-    - ``environment``: ``"production"`` (``https://api.aerostack.dev/v1``) or ``"local"``
-      (``http://localhost:8787/v1``, the emulator).
-    - ``base_url``: any base URL, ending in ``/v1``; wins over everything else. Otherwise
-      ``server_idx`` (the seed's: 0 = ``https://api.aerostack.ai/v1``, 1 = local), then
-      ``AEROSTACK_BASE_URL``, then ``environment``.
+      returning one (called once per call, for rotating keys). Otherwise ``AEROSTACK_API_KEY``.
+    - ``base_url``: any base URL, ending in ``/v1``. Otherwise ``server_idx`` (the seed's:
+      0 = ``https://api.aerostack.ai/v1``, 1 = local), otherwise ``environment``:
+      ``"production"`` (``https://api.aerostack.dev/v1``) or ``"local"``
+      (``http://localhost:8787/v1``, the emulator). Only when none of the three is given does
+      ``AEROSTACK_BASE_URL`` apply, and only without it is the default production.
     - ``timeout``: seconds per phase, or a :class:`Timeout` (default: 5 s connect, 60 s read
       and write, 10 s for a pooled connection, 120 s for a whole call with its retries).
     - ``retry``: a :class:`RetryPolicy` (default: 3 attempts) or ``None`` for no retries.
-    - ``limits``: the pool's :class:`Limits`; ``http2``: use HTTP/2 (needs the ``h2`` package).
+    - ``limits``: the pool's size, as a :class:`Limits` or an ``httpx.Limits``; ``http2``: use
+      HTTP/2 (needs the ``h2`` package).
     - ``http_client``: your own ``httpx.AsyncClient`` (its headers are sent too); it is never
       closed by us.
     - ``default_headers``: headers sent with every request.
@@ -90,12 +93,12 @@ class AsyncAerostack:
         self,
         *,
         api_key: KeySource | None = None,
-        environment: Environment = "production",
+        environment: Environment | None = None,
         base_url: str | None = None,
         server_idx: int | None = None,
         timeout: float | Timeout | None = DEFAULT_TIMEOUT,
         retry: RetryPolicy | None = DEFAULT_RETRY,
-        limits: Limits = DEFAULT_LIMITS,
+        limits: Limits | httpx.Limits = DEFAULT_LIMITS,
         http2: bool = False,
         http_client: httpx.AsyncClient | None = None,
         default_headers: Mapping[str, str] | None = None,
@@ -108,8 +111,7 @@ class AsyncAerostack:
         url = _resolve_base_url(environment, base_url, server_idx)
         if retry is not None and not isinstance(retry, RetryPolicy):
             raise ConfigurationError("retry must be a RetryPolicy or None")
-        if not isinstance(limits, Limits):
-            raise ConfigurationError("limits must be a Limits")
+        limits = coerce_limits(limits)
         timeout_given = timeout is not DEFAULT_TIMEOUT
         resolved_timeout = coerce_timeout(timeout)
         if http_client is None:
@@ -257,7 +259,8 @@ def _resolve_api_key(api_key: KeySource | None) -> KeySource:
     return check_api_key(api_key)
 
 
-def _resolve_base_url(environment: str, base_url: str | None, server_idx: int | None) -> str:
+def _resolve_base_url(environment: str | None, base_url: str | None, server_idx: int | None) -> str:
+    # What the caller passed, then AEROSTACK_BASE_URL, then production: explicit beats implicit.
     if base_url is not None and server_idx is not None:
         raise ConfigurationError("pass base_url or server_idx, not both")
     if base_url is not None:
@@ -266,12 +269,14 @@ def _resolve_base_url(environment: str, base_url: str | None, server_idx: int | 
         if isinstance(server_idx, bool) or server_idx not in range(len(SERVERS)):
             raise ConfigurationError(f"server_idx must be 0 or 1, not {server_idx!r}")
         return SERVERS[server_idx]
-    from_env = os.environ.get("AEROSTACK_BASE_URL")
-    if from_env:
-        return _check_url(from_env, "AEROSTACK_BASE_URL")
+    if environment is None:
+        from_env = os.environ.get("AEROSTACK_BASE_URL")
+        if from_env:
+            return _check_url(from_env, "AEROSTACK_BASE_URL")
+        environment = "production"
     try:
         return ENVIRONMENTS[environment]
-    except KeyError:
+    except (KeyError, TypeError):
         raise ConfigurationError(
             f"environment must be 'production' or 'local', not {environment!r}"
         ) from None

@@ -2,7 +2,11 @@
 
 Nothing here logs headers, so a key should never reach a record; the filter is a second line of
 defence (for messages that quote user input, say). ``AEROSTACK_LOG=debug`` or ``info`` attaches a
-stderr handler at that level, once, when the first client is built.
+stderr handler at that level, once, when the first client is built, unless the application has
+configured this logger itself (explicit beats implicit).
+
+Like any library's logger it has a ``NullHandler``: in an application that has not configured
+logging, nothing of ours reaches stderr (not even through Python's last-resort handler).
 """
 
 from __future__ import annotations
@@ -45,15 +49,23 @@ class RedactingFilter(logging.Filter):
 
 _FILTER = RedactingFilter()
 logger.addFilter(_FILTER)
+_NULL = logging.NullHandler()
+logger.addHandler(_NULL)
 _env_done = False
 
 
 def setup_from_env() -> None:
-    """Honour ``AEROSTACK_LOG=debug|info`` (attach one stderr handler; later calls do nothing)."""
+    """Honour ``AEROSTACK_LOG=debug|info`` (attach one stderr handler; later calls do nothing).
+
+    An application that has set this logger's level or given it a handler has said what it
+    wants: the variable is then ignored.
+    """
     global _env_done
     if _env_done:
         return
     _env_done = True
+    if logger.level != logging.NOTSET or any(h is not _NULL for h in logger.handlers):
+        return
     level_name = os.environ.get("AEROSTACK_LOG", "").strip().lower()
     level = {"debug": logging.DEBUG, "info": logging.INFO}.get(level_name)
     if level is None:

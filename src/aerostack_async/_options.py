@@ -27,6 +27,7 @@ __all__ = [
     "RetryPolicy",
     "Timeout",
     "Unpack",
+    "coerce_limits",
     "coerce_timeout",
 ]
 
@@ -76,15 +77,58 @@ def coerce_timeout(value: float | Timeout | None, base: Timeout = DEFAULT_TIMEOU
 
 @dataclass(frozen=True, slots=True)
 class Limits:
-    """The connection pool's size: open connections, idle ones kept, and how long idle ones live."""
+    """The connection pool's size: open connections, idle ones kept, and how long idle ones live.
+
+    ``None`` means no limit (for ``keepalive_expiry``: idle connections never expire). An
+    ``httpx.Limits`` is accepted wherever a ``Limits`` is, with the same three fields.
+
+    Example::
+
+        AsyncAerostack(limits=Limits(max_connections=10, max_keepalive_connections=10))
+        AsyncAerostack(limits=httpx.Limits(max_connections=10))  # the same fields, httpx's type
+    """
 
     max_connections: int | None = 100
     max_keepalive_connections: int | None = 20
     keepalive_expiry: float | None = 5.0
 
+    def __post_init__(self) -> None:
+        for name, least in (("max_connections", 1), ("max_keepalive_connections", 0)):
+            value = getattr(self, name)
+            if value is not None and (
+                isinstance(value, bool) or not isinstance(value, int) or value < least
+            ):
+                raise ConfigurationError(
+                    f"Limits.{name} must be an int of at least {least} or None, not {value!r}"
+                )
+        expiry = self.keepalive_expiry
+        if expiry is not None and (
+            isinstance(expiry, bool) or not isinstance(expiry, (int, float)) or expiry < 0
+        ):
+            raise ConfigurationError(
+                f"Limits.keepalive_expiry must be a non-negative number or None, not {expiry!r}"
+            )
+
 
 DEFAULT_LIMITS = Limits()
 """Up to 100 connections, 20 kept alive for 5 s."""
+
+
+def coerce_limits(value: object) -> Limits:
+    """A :class:`Limits` from ours or from an ``httpx.Limits`` (its three fields, as they are)."""
+    if isinstance(value, Limits):
+        return value
+    import httpx  # a core dependency; imported here so that this module itself does not need it
+
+    if isinstance(value, httpx.Limits):
+        return Limits(
+            max_connections=value.max_connections,
+            max_keepalive_connections=value.max_keepalive_connections,
+            keepalive_expiry=value.keepalive_expiry,
+        )
+    raise ConfigurationError(
+        f"limits must be a Limits or an httpx.Limits, not {type(value).__name__}"
+    )
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,6 +9,7 @@ from types import TracebackType
 from typing import Any, Generic, Literal, overload
 
 from httpx import AsyncClient
+from httpx import Limits as Limits_2
 
 from aerostack_async._client import Environment
 from aerostack_async._options import CallOptions, Limits, RetryPolicy, Timeout, Unpack
@@ -69,12 +70,12 @@ class SyncAerostack:
         self,
         *,
         api_key: KeySource | None = ...,
-        environment: Environment = ...,
+        environment: Environment | None = ...,
         base_url: str | None = ...,
         server_idx: int | None = ...,
         timeout: float | Timeout | None = ...,
         retry: RetryPolicy | None = ...,
-        limits: Limits = ...,
+        limits: Limits | Limits_2 = ...,
         http2: bool = ...,
         http_client: AsyncClient | None = ...,
         default_headers: Mapping[str, str] | None = ...,

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import gc
+import os
+import subprocess
+import sys
 
+import anyio
 import httpx
 import pytest
 
-from aerostack_async import AsyncAerostack, RetryPolicy, Timeout
+from aerostack_async import AsyncAerostack, Limits, RetryPolicy, Timeout
 from aerostack_async.errors import (
     APITimeoutError,
     ConfigurationError,
@@ -216,3 +220,153 @@ async def test_an_unknown_call_option_is_refused_before_sending(option: str) -> 
     async with AsyncAerostack(api_key="sk_x", base_url="http://127.0.0.1:9/v1") as client:
         with pytest.raises(InvalidRequestError, match=option):
             await client.queue.enqueue("t", {}, **{option: "x"})  # type: ignore[arg-type]
+
+
+# -- where settings come from: an argument, else the environment variable, else the default ----
+
+ELSEWHERE = "http://127.0.0.1:9/v1"  # port 9 (discard) is closed: a call sent there fails
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "expected"),
+    [
+        ({"environment": "local"}, "http://localhost:8787/v1"),
+        ({"environment": "production"}, "https://api.aerostack.dev/v1"),
+        ({"server_idx": 1}, "http://localhost:8787/v1"),
+        ({"base_url": "http://example.test/v1"}, "http://example.test/v1"),
+        ({}, ELSEWHERE),
+        ({"environment": None}, ELSEWHERE),
+    ],
+)
+async def test_an_explicit_argument_beats_aerostack_base_url(
+    monkeypatch: pytest.MonkeyPatch, kwargs: dict[str, object], expected: str
+) -> None:
+    monkeypatch.setenv("AEROSTACK_BASE_URL", ELSEWHERE)
+    async with AsyncAerostack(api_key="sk_test", **kwargs) as client:  # type: ignore[arg-type]
+        assert client.base_url == expected
+
+
+def test_the_sync_client_takes_an_explicit_environment_over_the_variable(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from aerostack_async import Aerostack
+
+    monkeypatch.setenv("AEROSTACK_BASE_URL", ELSEWHERE)
+    with Aerostack(api_key="sk_test", environment="local") as client:
+        assert client.base_url == "http://localhost:8787/v1"
+
+
+async def test_an_explicit_base_url_is_where_calls_go_whatever_the_variable_says(
+    monkeypatch: pytest.MonkeyPatch, make_client: ClientFactory
+) -> None:
+    monkeypatch.setenv("AEROSTACK_BASE_URL", ELSEWHERE)
+    client = make_client()  # base_url: the emulator's, passed explicitly
+    assert not (await client.cache.get("explicit-url")).exists
+
+
+async def test_an_explicit_key_beats_aerostack_api_key(
+    monkeypatch: pytest.MonkeyPatch, make_client: ClientFactory
+) -> None:
+    monkeypatch.setenv("AEROSTACK_API_KEY", "sk_wrong_key_from_the_environment")
+    client = make_client()  # api_key: the emulator's, passed explicitly
+    assert not (await client.cache.get("explicit-key")).exists
+
+
+def test_an_explicit_parser_beats_aerostack_http_parser(monkeypatch: pytest.MonkeyPatch) -> None:
+    from aerostack_async._pool import AsyncPoolTransport
+    from aerostack_async._pool._codec import PARSER_ENV
+
+    monkeypatch.setenv(PARSER_ENV, "httptools")
+    assert AsyncPoolTransport(parser="h11").parser == "h11"
+
+
+async def test_an_explicit_http_client_beats_aerostack_http_transport(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from aerostack_async._http import TRANSPORT_ENV
+
+    monkeypatch.setenv(TRANSPORT_ENV, "pool")
+    transport = httpx.AsyncHTTPTransport()
+    async with (
+        httpx.AsyncClient(transport=transport) as http,
+        AsyncAerostack(api_key="sk_test", http_client=http) as client,
+    ):
+        assert client._transport.http_client._transport is transport
+
+
+_LOG_PROBE = """
+import logging, os
+from aerostack_async import AsyncAerostack
+package = logging.getLogger("aerostack_async")
+if os.environ["CONFIGURE"] == "1":
+    package.setLevel(logging.WARNING)  # the application's own choice
+AsyncAerostack(api_key="sk_test", base_url="http://127.0.0.1:9/v1")
+streams = [h for h in package.handlers if isinstance(h, logging.StreamHandler)]
+print(logging.getLevelName(package.level), len(streams))
+"""
+
+
+@pytest.mark.parametrize(
+    ("configure", "expected"), [("1", "WARNING 0"), ("0", "DEBUG 1")], ids=["app", "none"]
+)
+def test_aerostack_log_gives_way_to_the_applications_logging_config(
+    configure: str, expected: str
+) -> None:
+    env = {**os.environ, "AEROSTACK_LOG": "debug", "CONFIGURE": configure}
+    done = subprocess.run(
+        [sys.executable, "-W", "ignore::ResourceWarning", "-c", _LOG_PROBE],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == expected.split()
+
+
+# -- limits: ours or httpx's ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "limits",
+    [
+        httpx.Limits(max_connections=3, max_keepalive_connections=2, keepalive_expiry=1.5),
+        Limits(max_connections=3, max_keepalive_connections=2, keepalive_expiry=1.5),
+    ],
+    ids=["httpx", "ours"],
+)
+async def test_limits_reach_the_pool_whichever_type_gives_them(
+    emulator: Emulator, limits: object
+) -> None:
+    from aerostack_async._pool import AsyncPoolTransport
+
+    async with AsyncAerostack(
+        api_key=emulator.api_key,
+        base_url=emulator.base_url,
+        limits=limits,  # type: ignore[arg-type]
+    ) as client:
+        assert client._transport.limits == Limits(3, 2, 1.5)
+        pool = client._transport.http_client._transport
+        if isinstance(pool, AsyncPoolTransport):  # the default; httpx's own on the second pass
+            assert (pool.slots._max, pool.slots._max_idle, pool.slots._expiry) == (3, 2, 1.5)
+        # Three calls at once fill the three connections and no more.
+        async with anyio.create_task_group() as tg:
+            for n in range(6):
+                tg.start_soon(client.cache.get, f"limits-{n}")
+        if isinstance(pool, AsyncPoolTransport):
+            assert pool.slots._total <= 3
+
+
+async def test_httpx_limits_without_bounds_mean_no_bounds(emulator: Emulator) -> None:
+    async with AsyncAerostack(
+        api_key=emulator.api_key, base_url=emulator.base_url, limits=httpx.Limits()
+    ) as client:
+        assert client._transport.limits == Limits(None, None, 5.0)
+        assert not (await client.cache.get("unbounded")).exists
+
+
+@pytest.mark.parametrize("limits", [10, {"max_connections": 10}, None])
+def test_limits_of_another_type_are_refused(limits: object) -> None:
+    with pytest.raises(ConfigurationError, match=r"httpx\.Limits"):
+        AsyncAerostack(api_key="sk_test", limits=limits)  # type: ignore[arg-type]

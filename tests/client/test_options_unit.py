@@ -1,11 +1,12 @@
-"""Timeout and RetryPolicy (pure unit tests)."""
+"""Timeout, Limits and RetryPolicy (pure unit tests)."""
 
 from __future__ import annotations
 
+import httpx
 import pytest
 
-from aerostack_async import RetryPolicy, Timeout
-from aerostack_async._options import coerce_timeout
+from aerostack_async import Limits, RetryPolicy, Timeout
+from aerostack_async._options import coerce_limits, coerce_timeout
 from aerostack_async.errors import ConfigurationError
 
 
@@ -41,3 +42,40 @@ def test_retry_attempts_must_be_a_positive_int(attempts: object) -> None:
 def test_with_attempts_changes_only_the_attempts() -> None:
     policy = RetryPolicy(wait_initial=1).with_attempts(7)
     assert (policy.attempts, policy.wait_initial) == (7, 1)
+
+
+@pytest.mark.parametrize(
+    ("given", "expected"),
+    [
+        (
+            httpx.Limits(max_connections=7, max_keepalive_connections=3, keepalive_expiry=2.5),
+            Limits(7, 3, 2.5),
+        ),
+        (httpx.Limits(), Limits(None, None, 5.0)),
+        (httpx.Limits(max_connections=1, keepalive_expiry=None), Limits(1, None, None)),
+        (Limits(8, 0, 0), Limits(8, 0, 0)),
+    ],
+)
+def test_limits_convert_field_by_field(given: object, expected: Limits) -> None:
+    assert coerce_limits(given) == expected
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"max_connections": 0},
+        {"max_connections": True},
+        {"max_connections": 2.5},
+        {"max_keepalive_connections": -1},
+        {"keepalive_expiry": -1},
+        {"keepalive_expiry": "5"},
+    ],
+)
+def test_limits_out_of_range_are_refused(kwargs: dict[str, object]) -> None:
+    with pytest.raises(ConfigurationError, match="Limits"):
+        Limits(**kwargs)  # type: ignore[arg-type]
+
+
+def test_httpx_limits_out_of_range_are_refused_too() -> None:
+    with pytest.raises(ConfigurationError, match="max_connections"):
+        coerce_limits(httpx.Limits(max_connections=0))
