@@ -81,6 +81,13 @@ class Connection:
         self.registry.discard(self)
         await anyio.aclose_forcefully(self.stream)
 
+    def forget(self) -> None:
+        """Let go of a connection another process shares (after a fork): not a byte is sent."""
+        self.registry.discard(self)
+        self.eof = True  # whoever still holds it in this process must not put it back
+        if self.tcp is not None:
+            self.tcp.forget()
+
 
 class StaleConnection(Exception):
     """A reused connection was found closed before it sent a byte of the response.

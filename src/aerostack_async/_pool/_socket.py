@@ -142,6 +142,12 @@ class SocketStream(anyio.abc.ByteStream):
         else:
             self._sock.close()
 
+    def forget(self) -> None:
+        """Close this process's descriptor only (in a forked child): no ``shutdown()``, so the
+        connection stays open for the other process that holds it."""
+        self._closed = True
+        self._sock.close()
+
     @property
     def extra_attributes(self) -> dict[object, object]:  # type: ignore[override]
         """anyio's socket attributes: the raw socket and both addresses."""

@@ -15,6 +15,7 @@ import httpx
 from anyio.streams.tls import TLSStream
 
 from ._codec import Dialect, ResponseHead, dialect
+from ._fork import track
 from ._http11 import (
     Connection,
     ResponseBody,
@@ -130,10 +131,24 @@ class AsyncPoolTransport(httpx.AsyncBaseTransport):
         self._cert = cert
         self._trust_env = trust_env
         self._ssl_context: ssl.SSLContext | None = None
-        self._slots: Slots[Connection] = Slots(
+        self._limits = limits
+        self._slots: Slots[Connection] = self._new_slots()
+        self._connections: set[Connection] = set()
+        track(self)
+
+    def _new_slots(self) -> Slots[Connection]:
+        limits = self._limits
+        return Slots(
             limits.max_connections, limits.max_keepalive_connections, limits.keepalive_expiry
         )
-        self._connections: set[Connection] = set()
+
+    def forget_inherited(self) -> None:
+        """In a forked child: start from empty books; the parent keeps every connection."""
+        for conn in list(self._connections):
+            conn.forget()
+        closed = self._slots.closed
+        self._slots = self._new_slots()
+        self._slots.closed = closed
 
     @property
     def slots(self) -> Slots[Connection]:
