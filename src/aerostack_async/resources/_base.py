@@ -7,6 +7,7 @@ for a wrong type, before anything is sent.
 
 from __future__ import annotations
 
+import math
 from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
@@ -19,7 +20,7 @@ from ..models._base import encode
 if TYPE_CHECKING:
     from .._transport import Transport
 
-__all__ = ["Pages", "Resource"]
+__all__ = ["MAX_JSON_DEPTH", "Pages", "Resource"]
 
 T = TypeVar("T")
 S = TypeVar("S", bound=msgspec.Struct)
@@ -172,6 +173,45 @@ def check_list(
     return list(value)
 
 
+def check_sql_params(name: str, value: object) -> list[Any]:
+    """``value`` as a list of values SQLite can bind: strings, numbers, booleans and None.
+
+    Refused as the API refuses them (it answers 400 ``VALIDATION_ERROR``), but before sending:
+    an item that JSON-encodes to an object or an array (a dict, list, tuple, Struct,
+    dataclass...), an int outside SQLite's signed 64-bit range, and NaN or infinity.
+    """
+    params = check_list(name, value)
+    for index, item in enumerate(params):
+        kind = type(item)
+        if kind is str or kind is bool or item is None:
+            continue
+        if kind is float:
+            if not math.isfinite(item):  # (here, so that a batch names the statement at fault)
+                raise InvalidRequestError(
+                    f"{name}[{index}] is NaN or infinity, which JSON cannot carry; "
+                    "send None or a string instead"
+                )
+            continue
+        if isinstance(item, int) and not isinstance(item, bool):
+            if not _INT64_MIN <= item <= _INT64_MAX:
+                raise InvalidRequestError(
+                    f"{name}[{index}] is an integer outside the signed 64-bit range the "
+                    "database stores"
+                )
+            continue
+        try:
+            first = encode(item)[:1]
+        except (TypeError, msgspec.EncodeError, OverflowError, RecursionError):
+            continue  # encode_body reports it, with the same message as everywhere else
+        if first in (b"{", b"["):
+            shape = "object" if first == b"{" else "array"
+            raise InvalidRequestError(
+                f"{name}[{index}] must be a string, number, boolean or None, not a JSON {shape} "
+                f"({type(item).__name__}); encode it to a string first"
+            )
+    return params
+
+
 def convert(name: str, value: object, type_: type[S]) -> S:
     """``value`` as ``type_``: a Struct as is, a dict validated and converted."""
     if isinstance(value, type_):
@@ -186,9 +226,111 @@ def convert(name: str, value: object, type_: type[S]) -> S:
         raise InvalidRequestError(f"{name} is not a valid {type_.__name__}: {exc}") from exc
 
 
+MAX_JSON_DEPTH = 512
+"""The deepest nesting of arrays and objects a request body may have (the body itself is 1).
+
+The emulator refuses deeper bodies with 400 ``VALIDATION_ERROR``; JSON parsers that recurse
+(Python's ``json``, msgspec) give up somewhere below 1000 levels, depending on their stack.
+"""
+
+_INT64_MIN = -(2**63)
+_INT64_MAX = 2**63 - 1
+
+
 def encode_body(value: Any) -> bytes:
-    """JSON bytes for a request body; a value JSON cannot hold is a typed error."""
+    """JSON bytes for a request body; a value JSON cannot hold is a typed error.
+
+    Refused with :class:`InvalidRequestError`: NaN and infinities (msgspec would write them as
+    ``null``, silently changing the value) and nesting deeper than :data:`MAX_JSON_DEPTH`.
+    Both checks look at the encoded bytes first (C-speed searches) and walk the value only
+    when those bytes could hide a fault: a ``null`` somewhere, or many brackets.
+    """
     try:
-        return encode(value)
+        data = encode(value)
+    except RecursionError:
+        raise _too_deep() from None
     except (TypeError, msgspec.EncodeError, OverflowError) as exc:
         raise InvalidArgumentTypeError(f"cannot send this value as JSON: {exc}") from exc
+    if data.find(b"null") >= 0:  # (find: cheaper than `in` for a short body)
+        _check_finite(value)
+    # Each level of nesting costs two bytes and one bracket: most bodies are ruled out at once.
+    if len(data) > 2 * MAX_JSON_DEPTH and data.count(b"[") + data.count(b"{") > MAX_JSON_DEPTH:
+        _check_depth(data)
+    return data
+
+
+def _too_deep() -> InvalidRequestError:
+    return InvalidRequestError(
+        f"cannot send this value: it is nested deeper than {MAX_JSON_DEPTH} levels of arrays "
+        "and objects, more than the API's JSON parser accepts"
+    )
+
+
+def _opaque(value: object) -> None:
+    # msgspec.Raw is JSON encoded (and checked) already; nothing in it to find.
+    return None
+
+
+def _check_finite(value: Any) -> None:
+    """Raise if a float inside ``value`` is NaN or infinite (JSON has neither)."""
+    try:
+        tree = msgspec.to_builtins(value, enc_hook=_opaque)
+    except RecursionError:
+        raise _too_deep() from None
+    if _all_finite(tree):
+        return
+    raise InvalidRequestError(
+        f"cannot send NaN or infinity as JSON (at {_non_finite_path(tree, '$')}): JSON has no "
+        "such numbers; send None or a string instead"
+    )
+
+
+def _all_finite(tree: Any) -> bool:
+    # The common case (a None among the values, no NaN): a tight loop, no paths.
+    isfinite = math.isfinite
+    if type(tree) is float:
+        return isfinite(tree)
+    stack = [tree] if type(tree) in (dict, list, tuple) else []
+    while stack:
+        node = stack.pop()
+        for item in node.values() if type(node) is dict else node:
+            kind = type(item)
+            if kind is float:
+                if not isfinite(item):
+                    return False
+            elif kind is dict or kind is list or kind is tuple:
+                stack.append(item)
+    return True
+
+
+def _non_finite_path(node: Any, path: str) -> str:
+    """Where in ``node`` (known to hold one) the first NaN or infinity is, as a JSON path."""
+    if isinstance(node, dict):
+        items: Any = ((f"{path}.{key}", item) for key, item in node.items())
+    elif isinstance(node, (list, tuple)):
+        items = ((f"{path}[{index}]", item) for index, item in enumerate(node))
+    else:
+        return path
+    for where, item in items:
+        if not _all_finite(item):
+            return _non_finite_path(item, where)
+    return path  # pragma: no cover - only called on a tree that holds one
+
+
+def _check_depth(data: bytes) -> None:
+    """Raise if the JSON ``data`` nests arrays and objects deeper than :data:`MAX_JSON_DEPTH`."""
+    try:
+        tree = msgspec.json.decode(data)
+    except RecursionError:
+        raise _too_deep() from None
+    level: list[Any] = [tree] if isinstance(tree, (dict, list)) else []
+    depth = 0
+    while level:
+        depth += 1
+        if depth > MAX_JSON_DEPTH:
+            raise _too_deep()
+        below: list[Any] = []
+        for node in level:
+            children = node.values() if isinstance(node, dict) else node
+            below += [child for child in children if isinstance(child, (dict, list))]
+        level = below

@@ -26,6 +26,7 @@ import anyio
 import httpx
 import msgspec
 
+from .._logging import redact
 from ..errors import (
     APIConnectionError,
     APIStatusError,
@@ -93,6 +94,8 @@ def stream_error(code: str, message: str, response: httpx.Response | None = None
     """
     status = _CODE_STATUS.get(code, 0)
     cls = status_error_class(status) if status else APIStatusError
+    # The request's key is already masked out of reach; mask any key the server quoted back.
+    message = redact(message)
     return cls(message or code or "error in stream", response, "", code=code, status_code=status)
 
 
@@ -272,7 +275,8 @@ class ChatStream:
         except httpx.TimeoutException as exc:
             await self.aclose()
             raise StreamIdleTimeout(f"chat stream: no data ({type(exc).__name__})") from exc
-        except httpx.TransportError as exc:
+        except (httpx.TransportError, httpx.DecodingError) as exc:
+            # (DecodingError: a body its Content-Encoding cannot undo, as on the plain path.)
             await self.aclose()
             raise APIConnectionError(f"chat stream broke: {type(exc).__name__}: {exc}") from exc
         except BaseException:

@@ -190,7 +190,8 @@ class _Body:
             return await self._iterator.__anext__()
         except httpx.TimeoutException as exc:
             raise APITimeoutError(f"download of {self._key!r}: {type(exc).__name__}") from exc
-        except httpx.TransportError as exc:
+        except (httpx.TransportError, httpx.DecodingError) as exc:
+            # (DecodingError: a body its Content-Encoding cannot undo, as on the plain path.)
             raise APIConnectionError(
                 f"download of {self._key!r} broke: {type(exc).__name__}: {exc}"
             ) from exc
