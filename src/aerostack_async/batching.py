@@ -30,10 +30,13 @@ with the batch.
 from __future__ import annotations
 
 import inspect
-from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
-from typing import Any, Literal, TypeVar, cast, overload
+from collections import deque
+from collections.abc import AsyncIterable, Awaitable, Callable, Iterable, Mapping, Sequence, Sized
+from types import TracebackType
+from typing import Any, Generic, Literal, TypeVar, cast, overload
 
 import anyio
+from anyio.abc import TaskGroup
 
 from ._options import DEFAULT_LIMITS, CallOptions
 from .errors import BatchError, InvalidArgumentTypeError, InvalidItemError, InvalidRequestError
@@ -43,8 +46,12 @@ __all__ = [
     "Concurrency",
     "InvalidItemError",
     "ProgressCallback",
+    "ResultStream",
+    "StreamProgressCallback",
     "map_chunked",
     "map_concurrently",
+    "stream_chunked",
+    "stream_concurrently",
 ]
 
 T = TypeVar("T")
@@ -53,14 +60,22 @@ R = TypeVar("R")
 ProgressCallback = Callable[[int, int], object]
 """``on_progress(done, total)``: a plain function or an ``async def``; called after each item."""
 
+StreamProgressCallback = Callable[[int, "int | None"], object]
+"""``on_progress(done, total)`` for streams: ``total`` is None while the input's length is unknown.
+
+A callback that accepts ``int | None`` also serves the list forms."""
+
 Concurrency = int | anyio.CapacityLimiter
 """How many calls may be in flight: a number, or a limiter shared with other batches."""
 
 
 class _Progress:
-    """Counts finished items and reports them, strictly increasing, to the user's callback."""
+    """Counts finished items and reports them, strictly increasing, to the user's callback.
 
-    def __init__(self, callback: ProgressCallback | None, total: int) -> None:
+    ``total`` may be None (a stream whose input has no length) until the stream sets it.
+    """
+
+    def __init__(self, callback: Callable[[int, Any], object] | None, total: int | None) -> None:
         self._callback = callback
         self._total = total
         self._done = 0
@@ -465,3 +480,547 @@ def per_call_options(options: CallOptions) -> CallOptions:
             "a batch cannot share one idempotency_key: every call of it sends its own"
         )
     return options
+
+
+# -- streams of results ------------------------------------------------------------------------
+
+_MAX_STREAM_WORKERS = 1024  # an unbounded limiter still gets a finite number of workers
+_END: Any = object()
+
+
+class _Signal:
+    """Wakes every task waiting on it; costs nothing when no one waits (no Event per fire)."""
+
+    __slots__ = ("_event",)
+
+    def __init__(self) -> None:
+        self._event: anyio.Event | None = None
+
+    def fire(self) -> None:
+        if self._event is not None:
+            self._event.set()
+            self._event = None
+
+    async def wait(self) -> None:
+        if self._event is None:
+            self._event = anyio.Event()
+        await self._event.wait()
+
+
+class _Stopped:
+    """Where a stream stops (``at``: an input index) and what its loop then raises."""
+
+    __slots__ = ("at", "error")
+
+    def __init__(self, at: int, error: BaseException) -> None:
+        self.at = at
+        self.error = error
+
+
+class ResultStream(Generic[R]):
+    """Results of a batch, one per input item **in input order**, as the calls complete.
+
+    What the ``*_stream`` methods and :func:`stream_concurrently` return. Enter it with
+    ``async with``, then iterate::
+
+        async with client.cache.get_many_stream(keys) as entries:
+            async for entry in entries:
+                ...
+
+    ``async with`` is the scope of the work: entering starts reading the input and making
+    calls in a task group that belongs to the block; leaving it (at the end, on ``break``, on an
+    exception) cancels whatever is still in flight and returns only once every call has finished
+    or been cancelled. Nothing outlives the block, on asyncio and trio alike, which an async
+    generator that starts tasks cannot promise.
+
+    Input is read lazily, at most ``read_ahead`` items ahead of the loop, so memory stays flat
+    however many items flow through and the input may be endless. A slow loop body slows the
+    reading down (back-pressure) rather than piling up results.
+
+    Iterating without ``async with`` raises ``RuntimeError``; a stream runs once.
+    """
+
+    __slots__ = (
+        "_call",
+        "_chunk_size",
+        "_done",
+        "_entered",
+        "_group",
+        "_halted",
+        "_in_flight",
+        "_inner",
+        "_items",
+        "_limiter",
+        "_name",
+        "_next_read",
+        "_prepare",
+        "_progress",
+        "_queue",
+        "_raised",
+        "_results",
+        "_results_ready",
+        "_return_exceptions",
+        "_room",
+        "_source_done",
+        "_stopped",
+        "_window",
+        "_work_ready",
+        "_workers",
+        "_yielded",
+    )
+
+    def __init__(
+        self,
+        call: Callable[[Any], Awaitable[Any]],
+        items: Iterable[Any] | AsyncIterable[Any],
+        *,
+        prepare: Callable[[Any], Any] | None,
+        name: str,
+        chunk_size: int | None,
+        concurrency: Concurrency,
+        return_exceptions: bool,
+        on_progress: StreamProgressCallback | None,
+        read_ahead: int | None,
+    ) -> None:
+        workers, self._limiter = _check_concurrency(concurrency)
+        workers = min(workers, _MAX_STREAM_WORKERS)
+        size = 1 if chunk_size is None else chunk_size
+        if read_ahead is None:
+            # Twice what the calls in flight hold: workers stay busy while the loop waits for
+            # one slow call, and the results held back behind it stay bounded.
+            read_ahead = 2 * workers * size
+        elif isinstance(read_ahead, bool) or not isinstance(read_ahead, int) or read_ahead < 1:
+            raise InvalidRequestError(f"read_ahead must be a positive int, got {read_ahead!r}")
+        self._call = call
+        self._items = items
+        self._prepare = prepare
+        self._name = name
+        self._chunk_size = chunk_size
+        self._return_exceptions = return_exceptions
+        self._window = read_ahead
+        self._workers = max(1, min(workers, -(-read_ahead // size)))
+        total = len(items) if isinstance(items, Sized) else None
+        self._progress = _Progress(on_progress, total)
+        self._entered = False
+        self._group: TaskGroup | None = None
+        self._inner: anyio.CancelScope | None = None
+        self._halted = False  # leaving the block: nothing new starts
+        self._done = False  # every worker has returned
+        self._next_read = 0  # input index of the next item to read
+        self._yielded = 0  # input index of the next result to hand out
+        self._source_done = False
+        self._stopped: _Stopped | None = None
+        self._raised = False  # the loop has raised the stop error
+        # (index, item as given, item as sent): read, not yet taken by a worker.
+        self._queue: deque[tuple[int, Any, Any]] = deque()
+        self._results: dict[int, Any] = {}  # finished, not yet handed out
+        self._in_flight: dict[int, anyio.CancelScope] = {}  # by the call's first index
+        self._work_ready = _Signal()
+        self._results_ready = _Signal()
+        self._room = _Signal()
+
+    # -- the block ----------------------------------------------------------------------------
+
+    async def __aenter__(self) -> ResultStream[R]:
+        if self._entered:
+            raise RuntimeError("this stream was already used; call the method again")
+        self._entered = True
+        group = anyio.create_task_group()
+        await group.__aenter__()
+        self._group = group
+        group.start_soon(self._run)
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> bool | None:
+        self._halted = True
+        if self._inner is not None:
+            self._inner.cancel()
+        group, self._group = self._group, None
+        assert group is not None
+        # The block's own exception is not handed to the group: the group would wrap it in an
+        # ExceptionGroup, and a failed batch should surface as the BatchError it is. The work
+        # was just cancelled, so the group only waits for the calls to wind down.
+        await group.__aexit__(None, None, None)
+        return None
+
+    # -- the loop -----------------------------------------------------------------------------
+
+    def __aiter__(self) -> ResultStream[R]:
+        if self._group is None:
+            if self._entered:
+                raise RuntimeError("this stream's async with block has ended")
+            raise RuntimeError(
+                "enter the stream first: async with client.cache.get_many_stream(keys) as s: "
+                "async for item in s: ..."
+            )
+        return self
+
+    async def __anext__(self) -> R:
+        if self._group is None:
+            self.__aiter__()
+        while True:
+            index = self._yielded
+            results = self._results
+            if index in results:
+                self._yielded = index + 1
+                self._room.fire()
+                return cast("R", results.pop(index))
+            stopped = self._stopped
+            if stopped is not None and index >= stopped.at:
+                if self._raised:
+                    raise StopAsyncIteration
+                self._raised = True
+                raise stopped.error
+            if self._done or (self._source_done and index >= self._next_read):
+                raise StopAsyncIteration
+            await self._results_ready.wait()
+
+    def take_buffered(self) -> list[R]:
+        """The results ready to be yielded next, in order, without waiting (may be empty).
+
+        The sync facade hands these over in one round trip instead of one per item.
+        """
+        taken: list[R] = []
+        results = self._results
+        stop = self._stopped.at if self._stopped is not None else None
+        index = self._yielded
+        while index in results and (stop is None or index < stop):
+            taken.append(results.pop(index))
+            index += 1
+        if taken:
+            self._yielded = index
+            self._room.fire()
+        return taken
+
+    # -- the work -----------------------------------------------------------------------------
+
+    async def _run(self) -> None:
+        try:
+            if self._halted:
+                return
+            async with anyio.create_task_group() as inner:
+                self._inner = inner.cancel_scope
+                inner.start_soon(self._read)
+                for _ in range(self._workers):
+                    inner.start_soon(self._work)
+        finally:
+            self._done = True
+            self._results_ready.fire()
+
+    def _stop(self, at: int, error: BaseException) -> None:
+        """End the stream at input index ``at``: the loop gets every result before it, then
+        ``error``. Calls for later items are cancelled; earlier ones finish."""
+        if self._stopped is not None and self._stopped.at <= at:
+            return
+        self._stopped = _Stopped(at, error)
+        for first, scope in self._in_flight.items():
+            if first > at:
+                scope.cancel()
+        if self._queue and self._queue[-1][0] > at:
+            self._queue = deque(entry for entry in self._queue if entry[0] <= at)
+        self._work_ready.fire()
+        self._results_ready.fire()
+        self._room.fire()
+
+    def _halt(self, error: BaseException) -> None:
+        """Stop everything now (the caller's own code failed: a progress callback)."""
+        self._stop(self._yielded, error)
+        if self._inner is not None:
+            self._inner.cancel()
+
+    async def _read(self) -> None:
+        try:
+            if isinstance(self._items, AsyncIterable):
+                await self._read_async(self._items)
+            else:
+                await self._read_sync(self._items)
+        except Exception as exc:
+            # The input itself failed (a cursor, a file): results read before it, then this.
+            self._stop(self._next_read, exc)
+        finally:
+            self._source_done = True
+            if self._progress._total is None:
+                self._progress._total = self._next_read
+            self._work_ready.fire()
+            self._results_ready.fire()
+
+    async def _read_sync(self, items: Iterable[Any]) -> None:
+        iterator = iter(items)
+        # One item is read ahead of the window, so the end (and the total) is known as soon
+        # as the last item is read, not when the window next has room.
+        pending = next(iterator, _END)
+        while pending is not _END:
+            if not await self._wait_for_room():
+                return
+            await self._admit(pending)
+            pending = next(iterator, _END)
+
+    async def _read_async(self, items: AsyncIterable[Any]) -> None:
+        iterator = items.__aiter__()
+        try:
+            pending = await iterator.__anext__()
+        except StopAsyncIteration:
+            return
+        while True:
+            if not await self._wait_for_room():
+                return
+            await self._admit(pending)
+            try:
+                pending = await iterator.__anext__()
+            except StopAsyncIteration:
+                return
+
+    async def _wait_for_room(self) -> bool:
+        """Wait until the window has room for one more item; False if reading should stop."""
+        while self._next_read >= self._yielded + self._window:
+            if self._stopped is not None or self._halted:
+                return False
+            await self._room.wait()
+        return self._stopped is None and not self._halted
+
+    async def _admit(self, item: Any) -> None:
+        index = self._next_read
+        self._next_read = index + 1
+        prepared = item
+        if self._prepare is not None:
+            try:
+                prepared = self._prepare(item)
+            except (ValueError, TypeError) as exc:
+                if not self._return_exceptions:
+                    self._stop(index, InvalidItemError(self._name, index, item, exc))
+                    return
+                await self._finish([(index, item, None)], [exc])
+                return
+        if not self._queue:
+            self._work_ready.fire()
+        self._queue.append((index, item, prepared))
+
+    def _take(self) -> list[tuple[int, Any, Any]]:
+        queue = self._queue
+        count = min(len(queue), self._chunk_size or 1)
+        return [queue.popleft() for _ in range(count)]
+
+    async def _work(self) -> None:
+        chunked = self._chunk_size is not None
+        while True:
+            while not self._queue:
+                if self._source_done or self._halted or self._stopped is not None:
+                    return
+                await self._work_ready.wait()
+            batch = self._take()
+            first = batch[0][0]
+            scope = anyio.CancelScope()
+            self._in_flight[first] = scope
+            error: Exception | None = None
+            outcome: Any = None
+            try:
+                with scope:
+                    try:
+                        argument = [e[2] for e in batch] if chunked else batch[0][2]
+                        if self._limiter is None:
+                            outcome = await self._call(argument)
+                        else:
+                            async with self._limiter:
+                                outcome = await self._call(argument)
+                        if chunked and len(outcome) != len(batch):
+                            raise ValueError(
+                                f"expected {len(batch)} results for a chunk, got {len(outcome)}"
+                            )
+                    except Exception as exc:
+                        error = exc
+            finally:
+                del self._in_flight[first]
+            if scope.cancelled_caught:
+                continue  # a failure earlier in the input made this call pointless
+            if error is None:
+                await self._finish(batch, outcome if chunked else [outcome])
+            elif self._return_exceptions:
+                cause = error.error if isinstance(error, ChunkItemError) else error
+                await self._finish(batch, [cause] * len(batch))
+            elif isinstance(error, ChunkItemError):
+                index, item, _ = batch[error.offset]
+                self._stop(first, BatchError(index, item, error.error))
+            elif chunked:
+                self._stop(first, BatchError(first, [e[1] for e in batch], error))
+            else:
+                self._stop(first, BatchError(first, batch[0][1], error))
+
+    async def _finish(self, batch: list[tuple[int, Any, Any]], outcomes: Sequence[Any]) -> None:
+        results = self._results
+        for (index, _, _), outcome in zip(batch, outcomes, strict=True):
+            results[index] = outcome
+        self._results_ready.fire()
+        try:
+            await self._progress.advance(len(batch))
+        except Exception as exc:
+            self._halt(exc)
+
+
+@overload
+def stream_concurrently(
+    fn: Callable[[T], Awaitable[R]],
+    items: Iterable[T] | AsyncIterable[T],
+    *,
+    concurrency: Concurrency,
+    return_exceptions: Literal[False] = False,
+    on_progress: StreamProgressCallback | None = None,
+    read_ahead: int | None = None,
+) -> ResultStream[R]: ...
+@overload
+def stream_concurrently(
+    fn: Callable[[T], Awaitable[R]],
+    items: Iterable[T] | AsyncIterable[T],
+    *,
+    concurrency: Concurrency,
+    return_exceptions: bool,
+    on_progress: StreamProgressCallback | None = None,
+    read_ahead: int | None = None,
+) -> ResultStream[R | Exception]: ...
+def stream_concurrently(
+    fn: Callable[[T], Awaitable[R]],
+    items: Iterable[T] | AsyncIterable[T],
+    *,
+    concurrency: Concurrency,
+    return_exceptions: bool = False,
+    on_progress: StreamProgressCallback | None = None,
+    read_ahead: int | None = None,
+) -> ResultStream[R] | ResultStream[R | Exception]:
+    """:func:`map_concurrently` as a stream: results in input order, as they complete.
+
+    ``items`` may be any iterable or async iterable, read lazily (a generator, a file, a
+    database cursor, an endless feed). Use it in ``async with`` (see :class:`ResultStream`)::
+
+        async with stream_concurrently(fetch, user_ids(), concurrency=16) as profiles:
+            async for profile in profiles:
+                ...
+
+    Args:
+        fn, concurrency, return_exceptions: as in :func:`map_concurrently`.
+        on_progress: ``on_progress(done, total)`` after each item finishes; ``total`` is
+            ``len(items)`` for an input with a length, else None until the input runs out.
+            The last call is ``(total, total)`` when the stream runs to its end.
+        read_ahead: the most items read from the input but not yet yielded by the loop
+            (in flight, waiting to start, or finished behind a slower earlier item). Default:
+            twice ``concurrency``.
+
+    When an item fails and ``return_exceptions`` is false, calls for later items are
+    cancelled, earlier ones still finish, and the loop yields every result before the failed
+    item, then raises :class:`~aerostack_async.errors.BatchError` for it: ``error.index`` is
+    where to resume. An error raised by the input itself is raised the same way, unchanged, at
+    its position; an error raised by ``on_progress`` stops everything and is raised at once.
+
+    Raises (at the call, before anything starts): ``InvalidRequestError`` for a ``concurrency``
+    or ``read_ahead`` below 1, ``InvalidArgumentTypeError`` for one of the wrong type.
+    """
+    return ResultStream(
+        fn,
+        check_stream_items("items", items),
+        prepare=None,
+        name="items",
+        chunk_size=None,
+        concurrency=concurrency,
+        return_exceptions=return_exceptions,
+        on_progress=on_progress,
+        read_ahead=read_ahead,
+    )
+
+
+@overload
+def stream_chunked(
+    fn: Callable[[list[T]], Awaitable[Sequence[R]]],
+    items: Iterable[T] | AsyncIterable[T],
+    *,
+    chunk_size: int,
+    concurrency: Concurrency,
+    return_exceptions: Literal[False] = False,
+    on_progress: StreamProgressCallback | None = None,
+    read_ahead: int | None = None,
+) -> ResultStream[R]: ...
+@overload
+def stream_chunked(
+    fn: Callable[[list[T]], Awaitable[Sequence[R]]],
+    items: Iterable[T] | AsyncIterable[T],
+    *,
+    chunk_size: int,
+    concurrency: Concurrency,
+    return_exceptions: bool,
+    on_progress: StreamProgressCallback | None = None,
+    read_ahead: int | None = None,
+) -> ResultStream[R | Exception]: ...
+def stream_chunked(
+    fn: Callable[[list[T]], Awaitable[Sequence[R]]],
+    items: Iterable[T] | AsyncIterable[T],
+    *,
+    chunk_size: int,
+    concurrency: Concurrency,
+    return_exceptions: bool = False,
+    on_progress: StreamProgressCallback | None = None,
+    read_ahead: int | None = None,
+) -> ResultStream[R] | ResultStream[R | Exception]:
+    """:func:`map_chunked` as a stream (see :func:`stream_concurrently`).
+
+    A free worker takes up to ``chunk_size`` items that are waiting, so chunks are full while
+    the input keeps up and go out partly filled rather than wait for an input that is slow
+    (an endless feed is never held back waiting to fill a chunk). Default ``read_ahead``: twice
+    ``concurrency`` chunks.
+    """
+    _check_chunk_size(chunk_size)
+    return ResultStream(
+        fn,
+        check_stream_items("items", items),
+        prepare=None,
+        name="items",
+        chunk_size=chunk_size,
+        concurrency=concurrency,
+        return_exceptions=return_exceptions,
+        on_progress=on_progress,
+        read_ahead=read_ahead,
+    )
+
+
+def stream_prepared(
+    fn: Callable[[Any], Awaitable[Any]],
+    items: Iterable[Any] | AsyncIterable[Any],
+    prepare: Callable[[Any], Any],
+    *,
+    name: str,
+    chunk_size: int | None,
+    concurrency: Concurrency,
+    return_exceptions: bool,
+    on_progress: StreamProgressCallback | None,
+    read_ahead: int | None,
+) -> ResultStream[Any]:
+    """:func:`run_prepared` as a stream, for the client's own ``*_stream`` methods.
+
+    Each item is checked by ``prepare`` as it is read (not all before the first call: the
+    input may be endless). A bad item stops the stream at its position with an
+    :class:`InvalidItemError`, or with ``return_exceptions=True`` takes its error as its result.
+    """
+    return ResultStream(
+        fn,
+        check_stream_items(name, items),
+        prepare=prepare,
+        name=name,
+        chunk_size=chunk_size,
+        concurrency=concurrency,
+        return_exceptions=return_exceptions,
+        on_progress=on_progress,
+        read_ahead=read_ahead,
+    )
+
+
+def check_stream_items(name: str, value: object) -> Iterable[Any] | AsyncIterable[Any]:
+    """``value`` if it is an iterable or an async iterable of items (see :func:`check_items`)."""
+    if isinstance(value, AsyncIterable):
+        return value
+    return check_items(name, value)
+
+
+def _check_chunk_size(chunk_size: object) -> None:
+    if isinstance(chunk_size, bool) or not isinstance(chunk_size, int) or chunk_size < 1:
+        raise InvalidRequestError(f"chunk_size must be a positive int, got {chunk_size!r}")

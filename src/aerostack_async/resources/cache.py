@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import AsyncIterable, Awaitable, Callable, Iterable, Mapping
 from typing import Any, Literal, overload
 
 import msgspec
@@ -11,10 +11,13 @@ from .._options import CallOptions, Unpack
 from ..batching import (
     Concurrency,
     ProgressCallback,
+    ResultStream,
+    StreamProgressCallback,
     check_items,
     client_concurrency,
     per_call_options,
     run_prepared,
+    stream_prepared,
 )
 from ..errors import InvalidRequestError, ResponseValidationError
 from ..models import Success
@@ -163,8 +166,20 @@ class Cache(Resource):
         and ``return_exceptions`` work as in :func:`~aerostack_async.batching.map_concurrently`;
         see ``docs/batching.md``.
         """
-        call_options = per_call_options(options)
+        return await run_prepared(
+            self._get_chunk(per_call_options(options)),
+            check_items("keys", keys),
+            _key,
+            name="keys",
+            chunk_size=MAX_GET_MANY,
+            concurrency=client_concurrency(concurrency, self._transport),
+            return_exceptions=return_exceptions,
+            on_progress=on_progress,
+        )
 
+    def _get_chunk(
+        self, call_options: CallOptions
+    ) -> Callable[[list[str]], Awaitable[list[CacheValue]]]:
         async def chunk(checked: list[str]) -> list[CacheValue]:
             body = encode_body(CacheGetManyRequest(keys=checked))
             answer: CacheGetManyResult = await self._transport.request(
@@ -177,15 +192,63 @@ class Cache(Resource):
                 )
             return answer.results
 
-        return await run_prepared(
-            chunk,
-            check_items("keys", keys),
+        return chunk
+
+    @overload
+    def get_many_stream(
+        self,
+        keys: Iterable[str] | AsyncIterable[str],
+        *,
+        concurrency: Concurrency | None = None,
+        on_progress: StreamProgressCallback | None = None,
+        return_exceptions: Literal[False] = False,
+        read_ahead: int | None = None,
+        **options: Unpack[CallOptions],
+    ) -> ResultStream[CacheValue]: ...
+    @overload
+    def get_many_stream(
+        self,
+        keys: Iterable[str] | AsyncIterable[str],
+        *,
+        concurrency: Concurrency | None = None,
+        on_progress: StreamProgressCallback | None = None,
+        return_exceptions: bool,
+        read_ahead: int | None = None,
+        **options: Unpack[CallOptions],
+    ) -> ResultStream[CacheValue | Exception]: ...
+    def get_many_stream(
+        self,
+        keys: Iterable[str] | AsyncIterable[str],
+        *,
+        concurrency: Concurrency | None = None,
+        on_progress: StreamProgressCallback | None = None,
+        return_exceptions: bool = False,
+        read_ahead: int | None = None,
+        **options: Unpack[CallOptions],
+    ) -> ResultStream[CacheValue] | ResultStream[CacheValue | Exception]:
+        """:meth:`get_many` as a stream: keys read lazily, values yielded in key order.
+
+        ``keys`` may be any iterable or async iterable (a generator, a file, a cursor), of any
+        length; memory stays flat. Use it in ``async with``::
+
+            async with client.cache.get_many_stream(keys_from_file()) as entries:
+                async for entry in entries:
+                    print(entry.key, entry.value)
+
+        Leaving the block early cancels the calls in flight. ``read_ahead`` bounds the keys read
+        but not yet yielded (default: twice ``concurrency`` chunks of 100). Failures and
+        progress: see :class:`~aerostack_async.batching.ResultStream` and ``docs/batching.md``.
+        """
+        return stream_prepared(
+            self._get_chunk(per_call_options(options)),
+            keys,
             _key,
             name="keys",
             chunk_size=MAX_GET_MANY,
             concurrency=client_concurrency(concurrency, self._transport),
             return_exceptions=return_exceptions,
             on_progress=on_progress,
+            read_ahead=read_ahead,
         )
 
     @overload
@@ -228,19 +291,10 @@ class Cache(Resource):
         the entries written. With ``return_exceptions=True`` the result is one slot per entry:
         None once written, or the exception that stopped it. See ``docs/batching.md``.
         """
-        call_options = per_call_options(options)
         default_ttl = _ttl(ttl)
-
-        async def chunk(checked: list[CacheEntry]) -> list[int]:
-            body = encode_body(CacheSetManyRequest(entries=checked))
-            await self._transport.request(
-                "POST", "/cache/setMany", body, _SET_MANY, mutating=True, options=call_options
-            )
-            return [1] * len(checked)
-
         items = entries.items() if isinstance(entries, Mapping) else check_items("entries", entries)
         written = await run_prepared(
-            chunk,
+            self._set_chunk(per_call_options(options), lambda checked: [1] * len(checked)),
             items,
             lambda entry: _entry(entry, default_ttl),
             name="entries",
@@ -252,6 +306,82 @@ class Cache(Resource):
         if return_exceptions:
             return [slot if isinstance(slot, Exception) else None for slot in written]
         return CacheSetManyResult(success=True, count=len(written))
+
+    def _set_chunk(
+        self, call_options: CallOptions, results: Callable[[list[CacheEntry]], list[Any]]
+    ) -> Callable[[list[CacheEntry]], Awaitable[list[Any]]]:
+        async def chunk(checked: list[CacheEntry]) -> list[Any]:
+            body = encode_body(CacheSetManyRequest(entries=checked))
+            await self._transport.request(
+                "POST", "/cache/setMany", body, _SET_MANY, mutating=True, options=call_options
+            )
+            return results(checked)
+
+        return chunk
+
+    @overload
+    def set_many_stream(
+        self,
+        entries: Mapping[str, Any]
+        | Iterable[CacheEntry | Mapping[str, Any] | tuple[str, Any]]
+        | AsyncIterable[CacheEntry | Mapping[str, Any] | tuple[str, Any]],
+        *,
+        ttl: int | None = None,
+        concurrency: Concurrency | None = None,
+        on_progress: StreamProgressCallback | None = None,
+        return_exceptions: Literal[False] = False,
+        read_ahead: int | None = None,
+        **options: Unpack[CallOptions],
+    ) -> ResultStream[str]: ...
+    @overload
+    def set_many_stream(
+        self,
+        entries: Mapping[str, Any]
+        | Iterable[CacheEntry | Mapping[str, Any] | tuple[str, Any]]
+        | AsyncIterable[CacheEntry | Mapping[str, Any] | tuple[str, Any]],
+        *,
+        ttl: int | None = None,
+        concurrency: Concurrency | None = None,
+        on_progress: StreamProgressCallback | None = None,
+        return_exceptions: bool,
+        read_ahead: int | None = None,
+        **options: Unpack[CallOptions],
+    ) -> ResultStream[str | Exception]: ...
+    def set_many_stream(
+        self,
+        entries: Mapping[str, Any]
+        | Iterable[CacheEntry | Mapping[str, Any] | tuple[str, Any]]
+        | AsyncIterable[CacheEntry | Mapping[str, Any] | tuple[str, Any]],
+        *,
+        ttl: int | None = None,
+        concurrency: Concurrency | None = None,
+        on_progress: StreamProgressCallback | None = None,
+        return_exceptions: bool = False,
+        read_ahead: int | None = None,
+        **options: Unpack[CallOptions],
+    ) -> ResultStream[str] | ResultStream[str | Exception]:
+        """:meth:`set_many` as a stream: entries read lazily; yields each entry's key, in input
+        order, once it is written.
+
+        Entries go 100 per ``/cache/setMany`` call as in :meth:`set_many`. Use it in
+        ``async with`` (see :meth:`get_many_stream`); with ``return_exceptions=True`` an entry
+        that was not written yields its exception instead of its key.
+        """
+        default_ttl = _ttl(ttl)
+        items = entries.items() if isinstance(entries, Mapping) else entries
+        return stream_prepared(
+            self._set_chunk(
+                per_call_options(options), lambda checked: [entry.key for entry in checked]
+            ),
+            items,
+            lambda entry: _entry(entry, default_ttl),
+            name="entries",
+            chunk_size=MAX_SET_MANY,
+            concurrency=client_concurrency(concurrency, self._transport),
+            return_exceptions=return_exceptions,
+            on_progress=on_progress,
+            read_ahead=read_ahead,
+        )
 
     @overload
     async def delete_many(
@@ -288,18 +418,12 @@ class Cache(Resource):
         ``return_exceptions=True`` the result is one slot per key: None once done, or the
         exception that stopped it. See ``docs/batching.md``.
         """
-        call_options = per_call_options(options)
-
-        async def chunk(checked: list[str]) -> list[int]:
-            body = encode_body(CacheDeleteManyRequest(keys=checked))
-            answer: CacheDeleteManyResult = await self._transport.request(
-                "POST", "/cache/deleteMany", body, _DELETE_MANY, mutating=True, options=call_options
-            )
-            # The server counts per call; the first slot carries it so the total adds up.
-            return [answer.deleted] + [0] * (len(checked) - 1)
-
         deleted = await run_prepared(
-            chunk,
+            self._delete_chunk(
+                per_call_options(options),
+                # The server counts per call; the first slot carries it so the total adds up.
+                lambda checked, count: [count] + [0] * (len(checked) - 1),
+            ),
             check_items("keys", keys),
             _key,
             name="keys",
@@ -311,6 +435,69 @@ class Cache(Resource):
         if return_exceptions:
             return [slot if isinstance(slot, Exception) else None for slot in deleted]
         return CacheDeleteManyResult(success=True, count=len(deleted), deleted=sum(deleted))
+
+    def _delete_chunk(
+        self, call_options: CallOptions, results: Callable[[list[str], int], list[Any]]
+    ) -> Callable[[list[str]], Awaitable[list[Any]]]:
+        async def chunk(checked: list[str]) -> list[Any]:
+            body = encode_body(CacheDeleteManyRequest(keys=checked))
+            answer: CacheDeleteManyResult = await self._transport.request(
+                "POST", "/cache/deleteMany", body, _DELETE_MANY, mutating=True, options=call_options
+            )
+            return results(checked, answer.deleted)
+
+        return chunk
+
+    @overload
+    def delete_many_stream(
+        self,
+        keys: Iterable[str] | AsyncIterable[str],
+        *,
+        concurrency: Concurrency | None = None,
+        on_progress: StreamProgressCallback | None = None,
+        return_exceptions: Literal[False] = False,
+        read_ahead: int | None = None,
+        **options: Unpack[CallOptions],
+    ) -> ResultStream[str]: ...
+    @overload
+    def delete_many_stream(
+        self,
+        keys: Iterable[str] | AsyncIterable[str],
+        *,
+        concurrency: Concurrency | None = None,
+        on_progress: StreamProgressCallback | None = None,
+        return_exceptions: bool,
+        read_ahead: int | None = None,
+        **options: Unpack[CallOptions],
+    ) -> ResultStream[str | Exception]: ...
+    def delete_many_stream(
+        self,
+        keys: Iterable[str] | AsyncIterable[str],
+        *,
+        concurrency: Concurrency | None = None,
+        on_progress: StreamProgressCallback | None = None,
+        return_exceptions: bool = False,
+        read_ahead: int | None = None,
+        **options: Unpack[CallOptions],
+    ) -> ResultStream[str] | ResultStream[str | Exception]:
+        """:meth:`delete_many` as a stream: keys read lazily; yields each key, in input order,
+        once it is removed (whether or not it existed).
+
+        Keys go 500 per ``/cache/deleteMany`` call. Use it in ``async with`` (see
+        :meth:`get_many_stream`); with ``return_exceptions=True`` a key whose call failed
+        yields that call's exception.
+        """
+        return stream_prepared(
+            self._delete_chunk(per_call_options(options), lambda checked, _: list(checked)),
+            keys,
+            _key,
+            name="keys",
+            chunk_size=MAX_DELETE_MANY,
+            concurrency=client_concurrency(concurrency, self._transport),
+            return_exceptions=return_exceptions,
+            on_progress=on_progress,
+            read_ahead=read_ahead,
+        )
 
     async def increment(
         self,

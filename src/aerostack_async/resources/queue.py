@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import AsyncIterable, Iterable, Mapping
 from typing import Any, Literal, overload
 
 from .._options import CallOptions, Unpack
 from ..batching import (
     Concurrency,
     ProgressCallback,
+    ResultStream,
+    StreamProgressCallback,
     check_items,
     client_concurrency,
     per_call_options,
     run_prepared,
+    stream_prepared,
 )
 from ..errors import InvalidRequestError
 from ..models._base import decoder_for
@@ -142,6 +145,71 @@ class Queue(Resource):
             concurrency=client_concurrency(concurrency, self._transport),
             return_exceptions=return_exceptions,
             on_progress=on_progress,
+        )
+
+    @overload
+    def enqueue_many_stream(
+        self,
+        jobs: Iterable[EnqueueRequest | Mapping[str, Any] | tuple[str, Mapping[str, Any]]]
+        | AsyncIterable[EnqueueRequest | Mapping[str, Any] | tuple[str, Mapping[str, Any]]],
+        *,
+        concurrency: Concurrency | None = None,
+        on_progress: StreamProgressCallback | None = None,
+        return_exceptions: Literal[False] = False,
+        read_ahead: int | None = None,
+        **options: Unpack[CallOptions],
+    ) -> ResultStream[EnqueueResult]: ...
+    @overload
+    def enqueue_many_stream(
+        self,
+        jobs: Iterable[EnqueueRequest | Mapping[str, Any] | tuple[str, Mapping[str, Any]]]
+        | AsyncIterable[EnqueueRequest | Mapping[str, Any] | tuple[str, Mapping[str, Any]]],
+        *,
+        concurrency: Concurrency | None = None,
+        on_progress: StreamProgressCallback | None = None,
+        return_exceptions: bool,
+        read_ahead: int | None = None,
+        **options: Unpack[CallOptions],
+    ) -> ResultStream[EnqueueResult | Exception]: ...
+    def enqueue_many_stream(
+        self,
+        jobs: Iterable[EnqueueRequest | Mapping[str, Any] | tuple[str, Mapping[str, Any]]]
+        | AsyncIterable[EnqueueRequest | Mapping[str, Any] | tuple[str, Mapping[str, Any]]],
+        *,
+        concurrency: Concurrency | None = None,
+        on_progress: StreamProgressCallback | None = None,
+        return_exceptions: bool = False,
+        read_ahead: int | None = None,
+        **options: Unpack[CallOptions],
+    ) -> ResultStream[EnqueueResult] | ResultStream[EnqueueResult | Exception]:
+        """:meth:`enqueue_many` as a stream: jobs read lazily, results yielded in job order.
+
+        ``jobs`` may be any iterable or async iterable, of any length. Use it in
+        ``async with``::
+
+            async with client.queue.enqueue_many_stream(jobs_from_cursor()) as results:
+                async for result in results:
+                    print(result.job_id)
+
+        Leaving the block early cancels the enqueues in flight (a cancelled enqueue may or may
+        not have reached the server; its Idempotency-Key is not reused). ``read_ahead``
+        default: twice ``concurrency`` jobs. See :class:`~aerostack_async.batching.ResultStream`.
+        """
+        call_options = per_call_options(options)
+
+        async def one(job: EnqueueRequest) -> EnqueueResult:
+            return await self.enqueue(job.type, job.data, delay=job.delay, **call_options)
+
+        return stream_prepared(
+            one,
+            jobs,
+            _job,
+            name="jobs",
+            chunk_size=None,
+            concurrency=client_concurrency(concurrency, self._transport),
+            return_exceptions=return_exceptions,
+            on_progress=on_progress,
+            read_ahead=read_ahead,
         )
 
     async def get_job(self, job_id: str, **options: Unpack[CallOptions]) -> GetJobResult:
