@@ -8,8 +8,10 @@ happens here, once, so a handler only validates its fields and does its work.
 
 from __future__ import annotations
 
+import functools
 import logging
 import secrets
+import ssl
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -25,8 +27,9 @@ from starlette.routing import BaseRoute, Mount, Route
 
 from ._config import ServerConfig
 from ._errors import ApiError, validation_error
-from ._idempotency import MAX_KEY_LENGTH, IdempotencyStore, StoredResponse, hash_body, scope_of
+from ._idempotency import MAX_KEY_LENGTH, StoredResponse, hash_body, scope_of
 from ._idempotency import SCHEMA as IDEMPOTENCY_SCHEMA
+from ._projects import Projects, project_of_key
 from ._ratelimit import RateLimiter
 from ._state import ServerState
 from ._validation import Body
@@ -105,13 +108,24 @@ def _load_modules() -> list[RouteModule]:
 class _Gate:
     """Authentication and rate limiting, shared by every operation."""
 
-    def __init__(self, config: ServerConfig) -> None:
+    def __init__(self, config: ServerConfig, projects: Projects) -> None:
         self.keys: dict[str, KeyKind] = {config.api_key: "secret"}
         if config.public_key:
             self.keys[config.public_key] = "public"
         self.limiter = RateLimiter(config.rate_limit) if config.rate_limit else None
+        self.projects = projects
+        self.minting = config.projects
 
-    def authenticate(self, request: Request) -> tuple[str, KeyKind]:
+    async def project(self, request: Request) -> tuple[str, KeyKind, ServerState]:
+        """The key, its kind and the project it reaches (minted on first use)."""
+        key, kind, name = self.authenticate(request)
+        if name is None:
+            return key, kind, self.projects.default
+        state = self.projects.get(name) or await self.projects.resolve(name)
+        return key, kind, state
+
+    def authenticate(self, request: Request) -> tuple[str, KeyKind, str | None]:
+        """The key, its kind, and its project's name (None for the configured keys)."""
         key = request.headers.get("x-aerostack-key")
         if key is None:
             authorization = request.headers.get("authorization", "")
@@ -120,14 +134,19 @@ class _Gate:
                 key = credentials.strip()
         if not key:
             raise ApiError(401, "AUTH_INVALID_KEY", "Missing API key: send X-Aerostack-Key")
-        # Compare against every known key in constant time, so timing reveals nothing.
+        # Compare against every configured key in constant time, so timing reveals nothing.
         kind: KeyKind | None = None
         for known, known_kind in self.keys.items():
             if secrets.compare_digest(key.encode(), known.encode()):
                 kind = known_kind
-        if kind is None:
+        if kind is not None:
+            return key, kind, None
+        # sk_local_<name> keys are not secrets (anyone may mint one): no need for constant time.
+        minted = project_of_key(key) if self.minting else None
+        if minted is None:
             raise ApiError(401, "AUTH_INVALID_KEY", "Invalid API key")
-        return key, kind
+        name, is_secret = minted
+        return key, "secret" if is_secret else "public", name
 
     def admit(self, key: str) -> None:
         if self.limiter is None:
@@ -185,8 +204,9 @@ def _as_response(result: Any, status: int) -> Response:
     return result if isinstance(result, Response) else json_response(result, status)
 
 
-def _endpoint(op: Operation, state: ServerState, gate: _Gate, idem: IdempotencyStore) -> Any:
+def _endpoint(op: Operation, gate: _Gate) -> Any:
     route_name = op.path
+    default = gate.projects.default
 
     async def endpoint(request: Request) -> Response:
         request_id = "req_" + secrets.token_hex(12)
@@ -205,9 +225,9 @@ def _endpoint(op: Operation, state: ServerState, gate: _Gate, idem: IdempotencyS
     async def _handle(request: Request, request_id: str) -> Response:
         if op.public:
             return _as_response(
-                await op.handler(Call(request, state, "", "public", request_id)), op.status
+                await op.handler(Call(request, default, "", "public", request_id)), op.status
             )
-        api_key, kind = gate.authenticate(request)
+        api_key, kind, state = await gate.project(request)
         if op.secret_only and kind == "public":
             raise ApiError(403, "FORBIDDEN", "This route needs a secret key (sk_…)")
         gate.admit(api_key)
@@ -225,6 +245,7 @@ def _endpoint(op: Operation, state: ServerState, gate: _Gate, idem: IdempotencyS
 
         scope = scope_of(idempotency_key, route_name, api_key)
         body_hash = hash_body(call.raw_body)
+        idem = state.idempotency
         async with idem.hold(scope):
             stored = await idem.get(scope, state.clock())
             if stored is not None:
@@ -276,16 +297,24 @@ async def _not_found(request: Request, exc: Exception) -> Response:
 
 
 def create_app(config: ServerConfig, state: ServerState | None = None) -> Starlette:
-    """Build the emulator for ``config`` (opening its data directory unless ``state`` is given)."""
+    """Build the emulator for ``config`` (opening its data directory unless ``state`` is given).
+
+    ``state`` is the default project's; other projects are minted by their keys (see
+    ``_projects``). The app must run its lifespan (uvicorn does; so does
+    ``aerostack_async.testing.in_process_client``).
+    """
     state = state or ServerState.open(config)
     modules = _load_modules()
     schema = IDEMPOTENCY_SCHEMA + "".join(module.schema for module in modules)
     state.platform.run_sync(lambda conn: conn.executescript(schema))
-    gate = _Gate(config)
-    idem = state.idempotency
+    background = [_sweep_idempotency] + [
+        module.background for module in modules if module.background is not None
+    ]
+    projects = Projects(state, schema, background)
+    gate = _Gate(config, projects)
 
     api_routes: list[BaseRoute] = [
-        Route(op.path, _endpoint(op, state, gate, idem), methods=[op.method])
+        Route(op.path, _endpoint(op, gate), methods=[op.method])
         for module in modules
         for op in module.operations
     ]
@@ -293,31 +322,47 @@ def create_app(config: ServerConfig, state: ServerState | None = None) -> Starle
     async def health(request: Request) -> Response:
         return json_response({"ok": True})
 
+    async def drop_project(request: Request) -> Response:
+        # Emulator-only (not part of the API): what the pytest plugin calls after each test.
+        try:
+            _, _, name = gate.authenticate(request)
+            if name is None:
+                raise ApiError(403, "FORBIDDEN", "The default project cannot be deleted")
+            response = json_response({"deleted": await projects.drop(name)})
+        except ApiError as error:
+            response = error_response(error)
+        response.headers["X-Request-ID"] = "req_" + secrets.token_hex(12)
+        return response
+
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        async with httpx.AsyncClient(timeout=httpx.Timeout(30.0)) as http:
-            state.http = http
-            async with anyio.create_task_group() as tg:
-                tg.start_soon(_sweep_idempotency, state, idem)
-                for module in modules:
-                    if module.background is not None:
-                        tg.start_soon(module.background, state)
-                try:
-                    yield
-                finally:
-                    tg.cancel_scope.cancel()
-        state.close()
+        async with (
+            httpx.AsyncClient(timeout=httpx.Timeout(30.0), verify=_tls_context()) as http,
+            projects.running(http),
+        ):
+            yield
 
     app = Starlette(
-        routes=[Route("/health", health, methods=["GET"]), Mount("/v1", routes=api_routes)],
+        routes=[
+            Route("/health", health, methods=["GET"]),
+            Route("/_emulator/project", drop_project, methods=["DELETE"]),
+            Mount("/v1", routes=api_routes),
+        ],
         exception_handlers={404: _not_found, 405: _not_found},
         lifespan=lifespan,
     )
     app.state.emulator = state
+    app.state.projects = projects
     return app
 
 
-async def _sweep_idempotency(state: ServerState, idem: IdempotencyStore) -> None:
+@functools.lru_cache(maxsize=1)
+def _tls_context() -> ssl.SSLContext:
+    # Building one costs tens of milliseconds; in-process emulators (one per test) share it.
+    return httpx.create_ssl_context()
+
+
+async def _sweep_idempotency(state: ServerState) -> None:
     while True:
-        await idem.sweep(state.clock())
+        await state.idempotency.sweep(state.clock())
         await anyio.sleep(600)

@@ -52,6 +52,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--queue-consumer", help="POST due jobs to this URL")
     parser.add_argument("--access-log", action="store_true", help="log every request")
+    parser.add_argument(
+        "--single-project",
+        action="store_true",
+        help="accept only --api-key/--public-key (no sk_local_<name> keys minting projects)",
+    )
 
 
 def config_from_args(args: argparse.Namespace) -> ServerConfig:
@@ -70,6 +75,7 @@ def config_from_args(args: argparse.Namespace) -> ServerConfig:
         services=dict(args.service),
         queue_consumer=args.queue_consumer,
         access_log=args.access_log,
+        projects=not args.single_project,
     )
 
 
@@ -95,12 +101,18 @@ def serve(config: ServerConfig) -> None:
     config = dataclasses.replace(config, port=sock.getsockname()[1])
     app = create_app(config)
     state = app.state.emulator
+    projects_line = (
+        "any sk_local_<name> / pk_local_<name> key pair mints project <name>"
+        if config.projects
+        else "only the keys above (--single-project)"
+    )
     if config.host not in ("127.0.0.1", "localhost", "::1"):
         print(f"warning: listening on {config.host}, beyond loopback", file=sys.stderr)
     print(
         f"Aerostack emulator listening on {config.base_url}\n"
         f"  secret key: {config.api_key}\n"
         f"  public key: {config.public_key or '(disabled)'}\n"
+        f"  projects: {projects_line}\n"
         f"  data: {'in memory (discarded at exit)' if config.memory else state.data_dir}",
         flush=True,
     )

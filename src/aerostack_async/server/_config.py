@@ -32,6 +32,8 @@ class ServerConfig:
     access_log: bool = False
     # The public URL prefix the emulator advertises in storage URLs; derived from host/port if None.
     public_url: str | None = None
+    # Keys sk_local_<name> / pk_local_<name> mint project <name> on first use (see _projects).
+    projects: bool = True
 
     @property
     def base_url(self) -> str:

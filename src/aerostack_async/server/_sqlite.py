@@ -11,7 +11,7 @@ import sqlite3
 import threading
 from collections.abc import Callable
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import anyio.to_thread
 
@@ -23,6 +23,8 @@ class SqliteStore:
 
     def __init__(self, path: Path) -> None:
         self.path = path
+        # Helpers that belong to this store (its group-commit queue), dropped with it.
+        self.extras: dict[str, Any] = {}
         self._lock = threading.Lock()
         self._conn = sqlite3.connect(
             path, check_same_thread=False, isolation_level=None, timeout=30.0

@@ -50,9 +50,11 @@ class UrlSigner:
     URL); with it, the URL stops working at that unix time (what ``/storage/getUrl`` returns).
     """
 
-    def __init__(self, secret: bytes, base_url: str) -> None:
+    def __init__(self, secret: bytes, base_url: str, *, project: str | None = None) -> None:
         self._secret = hashlib.sha256(b"aerostack-storage-url\0" + secret).digest()
         self._base_url = base_url.rstrip("/")
+        # A minted project's URLs say which project serves them (its secret signs them).
+        self._prefix = f"project={project}&" if project else ""
 
     def _signature(self, key: str, expires: int | None) -> str:
         message = key.encode("utf-8") + b"\0" + (str(expires).encode() if expires else b"")
@@ -63,6 +65,7 @@ class UrlSigner:
         query = f"sig={self._signature(key, expires)}"
         if expires:
             query = f"expires={expires}&{query}"
+        query = self._prefix + query
         return f"{self._base_url}/storage/object/{quote(key, safe='/')}?{query}"
 
     def verify(self, key: str, expires: int | None, signature: str) -> bool:

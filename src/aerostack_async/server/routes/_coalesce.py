@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import functools
 import sqlite3
-import weakref
 from collections.abc import Callable
 from typing import Any, Generic, TypeVar, cast
 
@@ -93,12 +92,9 @@ class Coalescer:
         return cast(T, operation.result)
 
 
-_coalescers: weakref.WeakKeyDictionary[SqliteStore, Coalescer] = weakref.WeakKeyDictionary()
-
-
 def coalescer(store: SqliteStore) -> Coalescer:
-    """The :class:`Coalescer` of ``store`` (one per store)."""
-    found = _coalescers.get(store)
+    """The :class:`Coalescer` of ``store`` (one per store, kept on it: gone when it is)."""
+    found = store.extras.get("coalescer")
     if found is None:
-        found = _coalescers[store] = Coalescer(store)
+        found = store.extras["coalescer"] = Coalescer(store)
     return found

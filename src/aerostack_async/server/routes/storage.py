@@ -41,21 +41,17 @@ MAX_URL_SECONDS = 7 * 24 * 3600
 
 
 class _Storage:
-    """One emulator process's object store and URL signer."""
+    """One project's object store and URL signer."""
 
     def __init__(self, state: ServerState) -> None:
-        self.state = state
         self.objects = ObjectStore(state.platform, state.storage_dir)
-        self.signer = UrlSigner(state.jwt_secret, state.config.base_url)
-
-
-_instances: dict[int, _Storage] = {}
+        self.signer = UrlSigner(state.jwt_secret, state.config.base_url, project=state.project)
 
 
 def _storage(state: ServerState) -> _Storage:
-    storage = _instances.get(id(state))
-    if storage is None or storage.state is not state:
-        storage = _instances[id(state)] = _Storage(state)
+    storage = state.extras.get("storage")
+    if storage is None:
+        storage = state.extras["storage"] = _Storage(state)
     return storage
 
 
@@ -184,7 +180,15 @@ async def signed_object(call: Call) -> Any:
         if not expires_text.isdigit():
             raise ApiError(403, "FORBIDDEN", "Invalid signed URL")
         expires = int(expires_text)
-    storage = _storage(call.state)
+    # A minted project's URLs name it; the signature, made with its own secret, is checked there.
+    state = call.state
+    project = query.get("project")
+    if project is not None:
+        found = await state.projects.find(project) if state.projects else None
+        if found is None:
+            raise ApiError(403, "FORBIDDEN", "Invalid signed URL")
+        state = found
+    storage = _storage(state)
     if not storage.signer.verify(key, expires, query.get("sig", "")):
         raise ApiError(403, "FORBIDDEN", "Invalid signed URL")
     if expires is not None and expires < call.state.clock():
