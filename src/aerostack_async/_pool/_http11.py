@@ -90,11 +90,12 @@ class Connection:
 
 
 class StaleConnection(Exception):
-    """A reused connection was found closed before it sent a byte of the response.
+    """A reused connection ended before it sent a byte of the response.
 
-    The server closed it while it sat idle, so it cannot have acted on the request: replaying the
-    request on a new connection is safe if its body can be sent again. ``error`` is what to raise
-    if it cannot.
+    Most often the server closed it while it sat idle, just as it was reused; but the server may
+    also have read the request (and acted on it) before closing. So the pool sends the request
+    again only if its method is safe (GET, HEAD, OPTIONS, TRACE) and its body can be sent again.
+    ``error`` is what to raise otherwise.
     """
 
     def __init__(self, error: httpx.TransportError) -> None:

@@ -35,6 +35,10 @@ DEFAULT_LIMITS = httpx.Limits(max_connections=100, max_keepalive_connections=20,
 _DEFAULT_PORTS = {b"http": 80, b"https": 443}
 _NO_TIMEOUTS: Mapping[str, Any] = {}
 _HTTP_VERSIONS = {b"1.1": b"HTTP/1.1", b"1.0": b"HTTP/1.0"}
+# RFC 9110's safe methods: asking again changes nothing on the server (section 9.2.2 lets a
+# client retry these on its own). PUT and DELETE are idempotent, not safe: a second one is a
+# second attempt the caller did not ask for (retry=None means one).
+_REPLAYABLE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
 
 
 def pool_applies(*, http2: bool = False, proxy: object = None, trust_env: bool = True) -> bool:
@@ -107,9 +111,11 @@ class AsyncPoolTransport(httpx.AsyncBaseTransport):
     ``extensions["timeout"]`` and failures raise httpx's own exception types.
 
     An idle connection the server wrote to or closed while it idled is closed, not reused. A
-    request that finds its reused keep-alive connection closed by the server before any byte of
-    a response (dropped just as it was reused) is sent once more on a new connection, if its
-    body can be replayed.
+    reused keep-alive connection that ends before any byte of a response may have carried the
+    request to a server that acted on it, so the request is sent once more, on a new
+    connection, only if that is safe: a GET, HEAD, OPTIONS or TRACE whose body can be replayed.
+    Anything else raises, as httpx's own transport does, and is left to the caller's retries
+    (which, unlike a transport, can send an Idempotency-Key).
 
     Example::
 
@@ -203,7 +209,7 @@ class AsyncPoolTransport(httpx.AsyncBaseTransport):
     async def _exchange(
         self, request: httpx.Request
     ) -> tuple[Connection, ResponseHead, list[bytes], bool, Mapping[str, Any]]:
-        """Send ``request`` on a pooled connection (retrying once on a stale one); read the head."""
+        """Send ``request`` on a pooled connection (again on a stale one if safe); read the head."""
         url = request.url
         scheme = url.raw_scheme
         default_port = _DEFAULT_PORTS.get(scheme)
@@ -226,7 +232,11 @@ class AsyncPoolTransport(httpx.AsyncBaseTransport):
             head, chunks, complete = await exchange(conn, request, prepared, timeouts)
         except StaleConnection as stale:
             await slots.discard(conn)
-            if not isinstance(request.stream, httpx.ByteStream):
+            if request.method not in _REPLAYABLE_METHODS or not isinstance(
+                request.stream, httpx.ByteStream
+            ):
+                # The server may have received it before it closed: only the caller may decide
+                # to send it again.
                 raise stale.error from stale.__cause__
             # Its idle neighbours are as old or older: likely dropped too.
             await slots.drop_idle(origin)
