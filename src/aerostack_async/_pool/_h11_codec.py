@@ -28,13 +28,14 @@ _DONE = h11.DONE
 class H11Codec:
     """A connection's h11 state machine behind the :class:`~._codec.Codec` interface."""
 
-    __slots__ = ("_chunks", "_eof", "_h", "complete", "head")
+    __slots__ = ("_chunks", "_eof", "_fed", "_h", "complete", "head")
 
     def __init__(self) -> None:
         self._h = h11.Connection(h11.CLIENT, max_incomplete_event_size=MAX_HEAD_SIZE)
         self.head: ResponseHead | None = None
         self.complete = False
         self._eof = False
+        self._fed = 0  # bytes received before the head: informational responses count too
         self._chunks: list[bytes] = []
 
     def start(self, prepared: object) -> bytes:
@@ -42,6 +43,7 @@ class H11Codec:
         assert isinstance(prepared, h11.Request)
         self.head = None
         self.complete = False
+        self._fed = 0
         return self._send(prepared)
 
     def body(self, data: bytes) -> bytes:
@@ -63,16 +65,24 @@ class H11Codec:
         h = self._h
         if not data:
             self._eof = True  # a body that ran to the server's close leaves nothing to reuse
+        elif self.head is None:
+            self._fed += len(data)
         try:
             h.receive_data(data)
             while not self.complete:
                 event = h.next_event()
                 if event is _NEED_DATA or event is _PAUSED:
-                    return
+                    break
                 kind = type(event)
                 if kind is h11.Data:
                     self._chunks.append(bytes(event.data))  # type: ignore[union-attr]
                 elif kind is h11.Response:
+                    if event.status_code > 599:  # type: ignore[union-attr]
+                        # h11 reads any three digits; below 100 it refuses itself.
+                        raise RemoteProtocolFailure(
+                            "unsupported status line "
+                            f"(HTTP/{event.http_version.decode()} {event.status_code})"  # type: ignore[union-attr]
+                        )
                     self.head = ResponseHead(
                         event.status_code,  # type: ignore[union-attr]
                         event.reason,  # type: ignore[union-attr]
@@ -85,6 +95,10 @@ class H11Codec:
                     raise RemoteProtocolFailure(f"unexpected {event!r}")
         except h11.RemoteProtocolError as exc:
             raise RemoteProtocolFailure(str(exc)) from None
+        if self.head is None and self._fed > MAX_HEAD_SIZE:
+            # h11 bounds each head; this bounds them all (any number of 100 Continue), as the
+            # httptools dialect does.
+            raise RemoteProtocolFailure(f"response head larger than {MAX_HEAD_SIZE} bytes")
 
     def take(self) -> list[bytes]:
         """Body bytes parsed so far."""
