@@ -14,7 +14,7 @@ from __future__ import annotations
 import os
 import re
 import subprocess
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -33,6 +33,11 @@ EXPECTED: dict[str, list[str]] = {
     "streaming_chat.py": ["finish reason:", "completion tokens:"],
     "upload_download.py": ["upload   100.0%", "download 100.0%", "checksums match: True"],
     "batching.py": ["cache entries written: 1000", "jobs enqueued: 100", "squares: [0, 1, 4"],
+    "dask_batch.py": [
+        "worker processes: 2, clients: 2",
+        "task failures: 0, item failures: 0",
+        "items: 200000, each written and read back exactly once: True",
+    ],
     "migrating_from_seed.py": [
         "seed style, cached: hello",
         "seed style, error: DB_QUERY_FAILED",
@@ -65,7 +70,12 @@ def program_env(base_url: str, api_key: str) -> dict[str, str]:
 
 
 def run_snippet(
-    python: str, code: str, base_url: str, api_key: str, folder: Path
+    python: str,
+    code: str,
+    base_url: str,
+    api_key: str,
+    folder: Path,
+    extra_env: Mapping[str, str] | None = None,
 ) -> subprocess.CompletedProcess[str]:
     """Run one README snippet with ``python`` in ``folder``; its exit status and output."""
     script = folder / "snippet.py"
@@ -73,7 +83,7 @@ def run_snippet(
     return subprocess.run(
         [python, str(script)],
         cwd=folder,
-        env=program_env(base_url, api_key),
+        env={**program_env(base_url, api_key), **(extra_env or {})},
         capture_output=True,
         text=True,
         timeout=120,
@@ -95,11 +105,16 @@ class Run:
 
 @contextmanager
 def start_examples(
-    python: str, base_url: str, api_key: str, folders: Iterator[Path]
+    python: str,
+    base_url: str,
+    api_key: str,
+    folders: Iterator[Path],
+    extra_env: Callable[[str], Mapping[str, str] | None] | None = None,
 ) -> Iterator[dict[str, Run]]:
     """Every example started at once with ``python`` (they are independent), each in a folder.
 
-    ``folders`` yields a fresh folder per example; processes still running at the end are killed.
+    ``folders`` yields a fresh folder per example; ``extra_env`` may add variables for an
+    example, given its source. Processes still running at the end are killed.
     """
     started: dict[str, Run] = {}
     env = program_env(base_url, api_key)
@@ -107,12 +122,13 @@ def start_examples(
         for name in sorted(EXPECTED):
             folder = next(folders)
             script = folder / name
-            script.write_text(pointed_at((EXAMPLES / name).read_text(), base_url))
+            code = (EXAMPLES / name).read_text()
+            script.write_text(pointed_at(code, base_url))
             started[name] = Run(
                 subprocess.Popen(
                     [python, str(script)],
                     cwd=folder,
-                    env=env,
+                    env={**env, **((extra_env and extra_env(code)) or {})},
                     stdout=subprocess.PIPE,
                     stderr=subprocess.PIPE,
                     text=True,

@@ -2,11 +2,21 @@
 
 from __future__ import annotations
 
+import importlib.util
+from pathlib import Path
+
 import pytest
 
-from aerostack_async._sync_stubgen import generate_stub
-
 from ._toy import Toy
+
+# A development tool, outside the package (and so outside the wheel): loaded from its file.
+_SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "sync_stubgen.py"
+_spec = importlib.util.spec_from_file_location("sync_stubgen", _SCRIPT)
+assert _spec is not None
+assert _spec.loader is not None
+stubgen = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(stubgen)
+generate_stub = stubgen.generate_stub
 
 
 @pytest.fixture(scope="module")
