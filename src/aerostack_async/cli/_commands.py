@@ -8,9 +8,12 @@ parser. Values given on the command line are JSON when they parse as JSON (``5``
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 import threading
 from collections import Counter
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import anyio
@@ -21,6 +24,7 @@ from .._options import Timeout
 from ..models.ai import ChatMessage
 from ._connection import add_connection_arguments, open_client
 from ._output import CLIError, Output, format_value
+from ._runner import EXIT_INTERRUPTED
 
 __all__ = ["parse_value", "register"]
 
@@ -162,8 +166,12 @@ async def download(args: argparse.Namespace, out: Output) -> None:
 # -- chat ------------------------------------------------------------------------------------
 
 
-async def chat(args: argparse.Namespace, out: Output) -> None:
-    """Stream replies token by token: one ``--message``, or each line read from stdin."""
+async def chat(args: argparse.Namespace, out: Output) -> int | None:
+    """Stream replies token by token: one ``--message``, or each line read from stdin.
+
+    At a terminal, Ctrl-C stops the reply in progress and returns to the prompt; Ctrl-C at
+    the prompt, or Ctrl-D, leaves.
+    """
     history: list[ChatMessage] = []
     if args.system:
         history.append(ChatMessage(role="system", content=args.system))
@@ -172,33 +180,96 @@ async def chat(args: argparse.Namespace, out: Output) -> None:
 
         async def turn(text: str) -> None:
             history.append(ChatMessage(role="user", content=text))
-            if interactive:
-                out.print("[bold]ai>[/bold] ", end="")
-            async with client.ai.chat_stream(
-                history, model=args.model, max_tokens=args.max_tokens
-            ) as stream:
-                async for token in stream.text_stream:
-                    out.raw(token)
-                reply = await stream.get_final_text()
-            out.raw("\n")
-            history.append(ChatMessage(role="assistant", content=reply))
+            shown: list[str] = []
+            try:
+                if interactive:
+                    out.print("[bold]ai>[/bold] ", end="")
+                async with client.ai.chat_stream(
+                    history, model=args.model, max_tokens=args.max_tokens
+                ) as stream:
+                    async for token in stream.text_stream:
+                        shown.append(token)
+                        out.raw(token)
+            finally:
+                # A reply stopped half-way stays in the conversation as far as it was shown,
+                # so the next question follows what the user saw.
+                if shown:
+                    history.append(ChatMessage(role="assistant", content="".join(shown)))
+                else:
+                    history.pop()
+                out.raw("\n")
 
         if args.message is not None:
             await turn(args.message)
-            return
+            return None
         if interactive:
-            out.print("[dim]Type a message and press Enter; Ctrl-D to quit.[/dim]")
+            return await _converse(turn, out)
         async with _StdinLines() as lines:
+            while (line := await lines.receive()) is not None:
+                if line.strip():
+                    await turn(line.rstrip("\n"))
+        return None
+
+
+async def _converse(turn: Callable[[str], Awaitable[None]], out: Output) -> int | None:
+    """The prompt loop at a terminal; EXIT_INTERRUPTED if Ctrl-C at the prompt ended it."""
+    out.print(
+        "[dim]Type a message and press Enter. Ctrl-C stops a reply; "
+        "Ctrl-C at the prompt or Ctrl-D quits.[/dim]"
+    )
+    ctrl_c = _CtrlC()
+    with _sigint_receiver() as signals:
+        async with anyio.create_task_group() as session, _StdinLines() as lines:
+            if signals is not None:
+                session.start_soon(ctrl_c.watch, signals, session.cancel_scope)
             while True:
-                if interactive:
-                    out.raw("you> ")
+                out.raw("you> ")
                 line = await lines.receive()
                 if line is None:
                     break
-                if line.strip():
+                if not line.strip():
+                    continue
+                with anyio.CancelScope() as reply:
+                    ctrl_c.reply = reply
                     await turn(line.rstrip("\n"))
-        if interactive:
-            out.raw("\n")
+                ctrl_c.reply = None
+                if reply.cancelled_caught:
+                    out.note("(reply stopped)")
+            session.cancel_scope.cancel()
+    out.raw("\n")
+    return EXIT_INTERRUPTED if ctrl_c.left else None
+
+
+class _CtrlC:
+    """What Ctrl-C means in a chat: stop the reply in progress, or leave if there is none."""
+
+    def __init__(self) -> None:
+        self.reply: anyio.CancelScope | None = None
+        self.left = False
+
+    async def watch(self, signals: AsyncIterator[int], session: anyio.CancelScope) -> None:
+        """Act on each SIGINT until the session ends."""
+        async for _ in signals:
+            if self.reply is not None:
+                self.reply.cancel()
+            else:
+                self.left = True
+                session.cancel()
+
+
+@contextmanager
+def _sigint_receiver() -> Iterator[AsyncIterator[int] | None]:
+    """SIGINT as an async iterator instead of KeyboardInterrupt; None where unsupported."""
+    try:
+        receiver = anyio.open_signal_receiver(signal.SIGINT)
+        signals = receiver.__enter__()
+    except (NotImplementedError, ValueError):  # Windows; or not the main thread
+        yield None
+        return
+    try:
+        yield signals
+    finally:
+        receiver.__exit__(None, None, None)
 
 
 class _StdinLines:

@@ -17,6 +17,7 @@ from ._output import CLIError
 
 __all__ = [
     "EMULATOR_KEY",
+    "LOOPBACK",
     "add_connection_arguments",
     "open_client",
     "resolve_api_key",
@@ -26,7 +27,8 @@ __all__ = [
 EMULATOR_KEY = "sk_local_aerostack"
 """The secret key ``aerostack-async serve`` accepts unless told otherwise."""
 
-_LOOPBACK = frozenset({"localhost", "127.0.0.1", "::1"})
+LOOPBACK = frozenset({"localhost", "127.0.0.1", "::1"})
+"""Host names that mean this machine (where ``aerostack-async serve`` runs)."""
 
 
 def add_connection_arguments(parser: argparse.ArgumentParser) -> None:
@@ -59,7 +61,7 @@ def resolve_api_key(args: argparse.Namespace, base_url: str) -> str:
     key = args.api_key or os.environ.get("AEROSTACK_API_KEY")
     if key:
         return str(key)
-    if urlsplit(base_url).hostname in _LOOPBACK:
+    if urlsplit(base_url).hostname in LOOPBACK:
         return EMULATOR_KEY
     raise CLIError("no API key: pass --api-key or set AEROSTACK_API_KEY", exit_code=2)
 
