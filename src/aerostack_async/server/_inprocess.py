@@ -189,7 +189,8 @@ class _Exchange:
         channel = anyio.create_memory_object_stream(_BUFFERED_MESSAGES)
         self.outbox, self.inbox = channel
         self._body: AsyncIterator[bytes] | None = None
-        self._body_done = False
+        self._request_done = False
+        self.response_done = False
 
     async def run(self, app: ASGIApp) -> None:
         try:
@@ -201,7 +202,7 @@ class _Exchange:
             self.outbox.close()
 
     async def _receive(self) -> Message:
-        if not self._body_done:
+        if not self._request_done:
             if self._body is None:
                 stream = self.request.stream
                 assert isinstance(stream, httpx.AsyncByteStream)
@@ -209,7 +210,7 @@ class _Exchange:
             try:
                 chunk = await self._body.__anext__()
             except StopAsyncIteration:
-                self._body_done = True
+                self._request_done = True
                 return {"type": "http.request", "body": b"", "more_body": False}
             return {"type": "http.request", "body": bytes(chunk), "more_body": True}
         # The body is all read: the next thing to say is that the client went away.
@@ -229,15 +230,19 @@ class _Exchange:
             raise self.error
         raise httpx.RemoteProtocolError("the app sent no response", request=self.request)
 
-    async def body(self) -> AsyncIterator[bytes]:
+    async def next_chunk(self) -> bytes | None:
+        """The next piece of the response body; ``None`` once it is complete."""
+        if self.response_done:
+            return None
         async for message in self.inbox:
             if message["type"] != "http.response.body":
                 continue
-            chunk = message.get("body", b"")
-            if chunk:
-                yield chunk
+            chunk: bytes = message.get("body", b"")
             if not message.get("more_body", False):
-                return
+                self.response_done = True
+                return chunk or None
+            if chunk:
+                return chunk
         raise httpx.RemoteProtocolError(
             "the app stopped before its response was complete", request=self.request
         )
@@ -250,12 +255,19 @@ class _Exchange:
 
 
 class _ResponseBody(httpx.AsyncByteStream):
+    # An iterator class, not an async generator: a body left unread leaves nothing behind for
+    # the garbage collector to finalize (which trio warns about).
     def __init__(self, exchange: _Exchange) -> None:
         self._exchange = exchange
 
-    async def __aiter__(self) -> AsyncIterator[bytes]:
-        async for chunk in self._exchange.body():
-            yield chunk
+    def __aiter__(self) -> _ResponseBody:
+        return self
+
+    async def __anext__(self) -> bytes:
+        chunk = await self._exchange.next_chunk()
+        if chunk is None:
+            raise StopAsyncIteration
+        return chunk
 
     async def aclose(self) -> None:
         self._exchange.abandon()

@@ -8,7 +8,6 @@ the non-streaming form fail with 500), so clients can test their error paths.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Any
 
 import anyio
@@ -101,27 +100,52 @@ async def chat(call: Call) -> Any:
     return completion.body("".join(tokens), finish_reason, counts)
 
 
-async def _stream(
+def _stream(
     call: Call,
     request: ChatRequest,
     completion: Completion,
     tokens: list[str],
     finish_reason: str,
     counts: dict[str, int],
-) -> AsyncIterator[bytes]:
-    delay = call.state.config.ai_token_delay_ms / 1000
+) -> _Frames:
     fail_at = len(tokens) // 2 if request.model == FAIL_MID_STREAM_MODEL else None
-    for index, token in enumerate(tokens):
-        if index:
-            await anyio.sleep(delay)
-        if index == fail_at:
-            yield error_frame("INTERNAL_ERROR", _FAILURE)
-            return
-        yield completion.chunk(token)
-    yield completion.chunk("", finish_reason)
-    if request.include_usage:
-        yield completion.usage_chunk(counts)
-    yield DONE_FRAME
+    frames = [completion.chunk(token) for token in tokens[:fail_at]]
+    if fail_at is not None:
+        frames.append(error_frame("INTERNAL_ERROR", _FAILURE))
+        paced = len(frames)
+    else:
+        paced = len(frames)
+        frames.append(completion.chunk("", finish_reason))
+        if request.include_usage:
+            frames.append(completion.usage_chunk(counts))
+        frames.append(DONE_FRAME)
+    return _Frames(frames, paced, call.state.config.ai_token_delay_ms / 1000)
+
+
+class _Frames:
+    """A reply's SSE frames, a pause before each token but the first.
+
+    A class, not an async generator: a reply cut short (the client left) is simply dropped,
+    with no generator left for the garbage collector to finalize.
+    """
+
+    def __init__(self, frames: list[bytes], paced: int, delay: float) -> None:
+        self._frames = frames
+        self._paced = paced
+        self._delay = delay
+        self._next = 0
+
+    def __aiter__(self) -> _Frames:
+        return self
+
+    async def __anext__(self) -> bytes:
+        index = self._next
+        if index >= len(self._frames):
+            raise StopAsyncIteration
+        if 0 < index < self._paced:
+            await anyio.sleep(self._delay)
+        self._next = index + 1
+        return self._frames[index]
 
 
 MODULE = RouteModule(operations=[Operation("/ai/chat", chat, secret_only=True)])
