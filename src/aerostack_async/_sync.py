@@ -11,7 +11,8 @@ it is reached through a generic proxy that turns
 
 so the sync surface is derived from the async one and cannot drift from it. Type checkers see the
 sync signatures through ``_sync_types.pyi``, which ``_sync_stubgen`` generates from the async
-classes.
+classes; people and their tools (``dir``, ``help``, completion) see them at run time through
+the per-class proxies that ``_sync_surface`` derives from the same classes.
 
 The portal serialises every call onto its loop, so one ``Aerostack`` may be shared by threads.
 """
@@ -21,7 +22,6 @@ from __future__ import annotations
 import atexit
 import collections
 import contextlib
-import enum
 import functools
 import inspect
 import os
@@ -33,14 +33,16 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import Future
 from contextlib import AbstractContextManager
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any, Final, Literal
 
 import anyio
-import msgspec
 import sniffio
 from anyio.from_thread import BlockingPortal
 
+from . import _sync_surface
 from ._client import AsyncAerostack
+from ._sync_surface import async_features as _async_features
+from ._sync_surface import is_service_class as is_service_class  # (for scripts/)
 from .errors import AerostackError
 
 if TYPE_CHECKING:
@@ -332,53 +334,10 @@ _SYNC_NAMES: Final = {"aclose": "close"}
 _PLAIN_TYPES: Final = (str, bytes, bytearray, int, float, bool, type(None), dict, list, tuple)
 
 
-_FEATURES: Final[dict[type, tuple[bool, bool, bool, bool]]] = {}
-
-
-def _async_features(cls: type) -> tuple[bool, bool, bool, bool]:
-    """(async context manager, async iterable, async iterator, has coroutine methods)."""
-    known = _FEATURES.get(cls)
-    if known is None:
-        known = _FEATURES[cls] = _inspect_features(cls)
-    return known
-
-
-def _inspect_features(cls: type) -> tuple[bool, bool, bool, bool]:
-    is_acm = hasattr(cls, "__aenter__") and hasattr(cls, "__aexit__")
-    is_aiterable = hasattr(cls, "__aiter__")
-    is_aiterator = is_aiterable and hasattr(cls, "__anext__")
-    has_async = False
-    for name in dir(cls):
-        if name.startswith("__"):
-            continue
-        attr = inspect.getattr_static(cls, name, None)
-        if isinstance(attr, (staticmethod, classmethod)):
-            attr = attr.__func__
-        if inspect.iscoroutinefunction(attr) or inspect.isasyncgenfunction(attr):
-            has_async = True
-            break
-    return is_acm, is_aiterable, is_aiterator, has_async
-
-
 def _needs_proxy(value: object) -> bool:
     if isinstance(value, (*_PLAIN_TYPES, type)):
         return False
     return any(_async_features(type(value)))
-
-
-def is_service_class(cls: type) -> bool:
-    """Whether an attribute of this class is a sub-object to proxy (a resource, say).
-
-    Data (msgspec Structs, enums, exceptions, builtins) is returned as it is; any other class
-    with public methods is a service whose methods may return async things.
-    """
-    if cls.__module__ == "builtins" or issubclass(cls, (msgspec.Struct, enum.Enum, BaseException)):
-        return False
-    return any(
-        not name.startswith("_") and inspect.isfunction(attr)
-        for klass in cls.__mro__[:-1]
-        for name, attr in vars(klass).items()
-    )
 
 
 async def _invoke(func: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
@@ -411,18 +370,26 @@ def _wrap(value: Any, loop: _LoopThread, keepalive: object, *, attribute: bool =
     """Return ``value`` as the sync world should see it (a proxy if it has async behaviour)."""
     if not _needs_proxy(value):
         if attribute and not isinstance(value, type) and is_service_class(type(value)):
-            return SyncProxy(value, loop, keepalive)
+            return _sync_surface.proxy_class(type(value))(value, loop, keepalive)
         return value
-    is_acm, is_aiterable, is_aiterator, _ = _async_features(type(value))
-    cls = _PROXY_CLASSES[(is_acm, is_aiterable, is_aiterator)]
-    return cls(value, loop, keepalive)
+    view = _VIEWS.get(type(value))
+    if view is not None:
+        return view(value, loop, keepalive)
+    return _sync_surface.proxy_class(type(value))(value, loop, keepalive)
+
+
+# Async classes whose instances (other than a client's root) get a sync view of their own
+# instead of a proxy: ``AsyncAerostack``, from ``with_options``, becomes an ``Aerostack``.
+_VIEWS: Final[dict[type, Callable[..., Any]]] = {}
 
 
 class SyncProxy:
     """A blocking view of an async object; attributes are proxied on demand.
 
     ``keepalive`` is the sync client that owns the loop: holding it keeps the client (and its
-    loop) alive for as long as any proxy derived from it is in use.
+    loop) alive for as long as any proxy derived from it is in use. Each async class gets its
+    own subclass (``_sync_surface.proxy_class``) whose methods and properties are declared on
+    it with their sync signatures and docstrings; ``__getattr__`` serves the rest.
     """
 
     __slots__ = (
@@ -470,6 +437,12 @@ class SyncProxy:
             self._sync_cache[name] = wrapped
         return wrapped
 
+    def _sync_call(self, name: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        """Call the target's method ``name`` on the loop and wait (the declared methods' body)."""
+        loop = self._sync_loop
+        func = getattr(self._sync_target, name)
+        return _wrap(loop.call(_invoke, func, args, kwargs), loop, self._sync_keepalive)
+
     def _sync_method(self, func: Callable[..., Any]) -> Callable[..., Any]:
         loop, keepalive = self._sync_loop, self._sync_keepalive
 
@@ -478,12 +451,15 @@ class SyncProxy:
             return _wrap(loop.call(_invoke, func, args, kwargs), loop, keepalive)
 
         del method.__wrapped__  # so inspect does not report the async signature as ours
+        with contextlib.suppress(TypeError, ValueError):  # a builtin, say: keep (*args, **kwargs)
+            signature = _sync_surface.sync_signature(getattr(func, "__func__", func))
+            if inspect.ismethod(func):
+                signature = signature.replace(parameters=list(signature.parameters.values())[1:])
+            method.__signature__ = signature  # type: ignore[attr-defined]
         return method
 
     def __dir__(self) -> list[str]:
-        names = [n for n in dir(self._sync_target) if not n.startswith("_")]
-        names += [s for a, s in _SYNC_NAMES.items() if a in names]
-        return sorted(set(names) | set(object.__dir__(self)))
+        return _sync_surface.sync_dir(self._sync_target, object.__dir__(self))
 
     def __repr__(self) -> str:
         return f"<sync {self._sync_target!r}>"
@@ -569,6 +545,15 @@ _PROXY_CLASSES: Final[dict[tuple[bool, bool, bool], type[SyncProxy]]] = {
 }
 
 
+def _proxy_base(cls: type) -> type[SyncProxy]:
+    """The generic proxy for what ``cls`` is (an async context manager, iterator...)."""
+    is_acm, is_aiterable, is_aiterator, _ = _async_features(cls)
+    return _PROXY_CLASSES[(is_acm, is_aiterable, is_aiterator)]
+
+
+_sync_surface.bind(_proxy_base)
+
+
 # --- the clients -----------------------------------------------------------------------------
 
 
@@ -600,7 +585,8 @@ class SyncClient:
     def _sync_root_proxy(self) -> SyncProxy:
         proxy = self._sync_proxy
         if proxy is None:
-            proxy = SyncProxy(self._sync_loop.root(), self._sync_loop, self)
+            root = self._sync_loop.root()
+            proxy = _sync_surface.proxy_class(type(root))(root, self._sync_loop, self)
             self._sync_proxy = proxy
         elif self._sync_loop.closed:
             raise SyncClientClosedError(f"this {self._sync_loop.owner} client is closed")
@@ -616,6 +602,18 @@ class SyncClient:
     def close(self) -> None:
         """Close the async client on its loop and stop the loop thread. Safe to call twice."""
         self._sync_loop.close()
+
+    def __dir__(self) -> list[str]:
+        """The client's names, for completion: answered without starting the loop thread.
+
+        ``Aerostack`` declares its root's members on the class (``_sync_surface.install_root``);
+        a generic root's names are added once the root exists.
+        """
+        names = set(object.__dir__(self))
+        proxy = self._sync_proxy
+        if proxy is not None and not self._sync_loop.closed:
+            names.update(n for n in dir(proxy) if not n.startswith("_"))
+        return sorted(names)
 
     def __enter__(self) -> Self:
         self._sync_loop.root()
@@ -676,15 +674,49 @@ class Aerostack(_AerostackSurface, SyncClient):
         def __init__(
             self,
             *args: Any,
-            backend: str = "asyncio",
+            backend: Literal["asyncio", "trio"] = "asyncio",
             backend_options: dict[str, Any] | None = None,
             **kwargs: Any,
         ) -> None:
             # A misspelt or missing argument fails here; values are checked on first use,
-            # when the async client is created on its loop.
+            # when the async client is created on its loop. (inspect.signature shows the
+            # arguments by name: see install_root below.)
             _ASYNC_SIGNATURE.bind(*args, **kwargs)
 
             def open_root() -> Any:
                 return AsyncAerostack(*args, **kwargs)
 
             SyncClient.__init__(self, open_root, backend=backend, backend_options=backend_options)
+
+
+class _AerostackCopy(Aerostack):
+    """What ``with_options()`` gives: an ``Aerostack`` over a copy of the async client.
+
+    The copy shares the client's loop thread and connection pool (see
+    ``AsyncAerostack.with_options``); closing it closes the copy only, and only closing the
+    client it came from stops the loop.
+    """
+
+    if not TYPE_CHECKING:
+
+        def __init__(self, target: AsyncAerostack, loop: _LoopThread, keepalive: object) -> None:
+            self._sync_loop = loop
+            self._sync_proxy = _sync_surface.proxy_class(AsyncAerostack)(target, loop, keepalive)
+
+    def close(self) -> None:
+        """Close this copy; the client it came from, its loop and its pool stay open."""
+        if not self._sync_loop.closed:
+            self._sync_root_proxy().close()
+
+    def __del__(self) -> None:
+        pass  # the loop thread belongs to the client this copy came from
+
+    def __repr__(self) -> str:
+        if self._sync_loop.closed:
+            return "<Aerostack copy, closed>"
+        return f"<Aerostack copy over {self._sync_root_proxy()._sync_target!r}>"
+
+
+_VIEWS[AsyncAerostack] = _AerostackCopy
+_sync_surface.register(AsyncAerostack, Aerostack)
+_sync_surface.install_root(Aerostack, AsyncAerostack)

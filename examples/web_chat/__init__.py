@@ -1,0 +1,1 @@
+"""A streaming chat page on Starlette: see README.md in this folder."""
