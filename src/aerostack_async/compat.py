@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any, Final, TypedDict, TypeVar
 import anyio.lowlevel
 import msgspec
 
+from . import _sync_surface
 from ._options import CallOptions, RetryPolicy, Unpack
 from ._sync import _LoopThread
 from .errors import ConfigurationError, InvalidArgumentTypeError, InvalidRequestError
@@ -645,3 +646,8 @@ class Storage(_SeedResource):
     ) -> UploadResult:
         """Upload a file, streamed from ``request["file"]["content"]`` (``res.url``)."""
         return await self._sdk._arun(_storage_upload, request, options)
+
+
+# Each ``op`` shows the signature of its ``op_async`` twin, with the annotations resolved (the
+# response types are imported for type checkers only), for help() and notebooks' inspectors.
+_sync_surface.describe_twins(AI, Authentication, Cache, Database, Queue, Services, Storage)

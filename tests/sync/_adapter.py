@@ -70,7 +70,8 @@ class AsyncView:
     def _twin(self) -> Any:
         base = self._base
         if isinstance(base, SyncClient):
-            return base._sync_loop.root()
+            # (Not the loop's root: a with_options() copy is a client over a copy of it.)
+            return base._sync_root_proxy()._sync_target
         return base._sync_target
 
     def __getattr__(self, name: str) -> Any:
