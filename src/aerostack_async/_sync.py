@@ -10,9 +10,9 @@ it is reached through a generic proxy that turns
 - objects that have async methods of their own (resources, streams) into further proxies,
 
 so the sync surface is derived from the async one and cannot drift from it. Type checkers see the
-sync signatures through ``_sync_types.pyi``, which ``_sync_stubgen`` generates from the async
-classes; people and their tools (``dir``, ``help``, completion) see them at run time through
-the per-class proxies that ``_sync_surface`` derives from the same classes.
+sync signatures through ``_sync_types.pyi``, which ``scripts/sync_stubgen.py`` generates from
+the async classes; people and their tools (``dir``, ``help``, completion) see them at run time
+through the per-class proxies that ``_sync_surface`` derives from the same classes.
 
 The portal serialises every call onto its loop, so one ``Aerostack`` may be shared by threads.
 """
