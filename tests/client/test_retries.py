@@ -208,9 +208,9 @@ UNAVAILABLE = Reply(503, b'{"code": "UNAVAILABLE", "message": "busy"}')
 _SCRIPT = """
 import json, logging, sys
 import anyio
-from aerostack_async import AsyncAerostack, RetryPolicy
+from aerostack_async import Aerostack, AsyncAerostack, RetryPolicy
 
-base_url, backend, configured, key = sys.argv[1:]
+base_url, backend, configured, key, kind = sys.argv[1:]
 records = []
 if configured == "yes":
     class Keep(logging.Handler):
@@ -221,21 +221,36 @@ if configured == "yes":
     logging.basicConfig(level=logging.INFO)  # the application's choice: INFO, on stderr
     logging.getLogger("aerostack_async").addHandler(Keep())
 
-async def main():
-    policy = RetryPolicy(attempts=3, wait_initial=0.01, wait_max=0.02, wait_jitter=0.0)
-    async with AsyncAerostack(api_key=key, base_url=base_url, retry=policy) as client:
-        print(json.dumps({"value": (await client.cache.get("k")).value, "records": records}))
+policy = RetryPolicy(attempts=3, wait_initial=0.01, wait_max=0.02, wait_jitter=0.0)
 
-anyio.run(main, backend=backend)
+async def main():
+    async with AsyncAerostack(api_key=key, base_url=base_url, retry=policy) as client:
+        return (await client.cache.get("k")).value
+
+if kind == "async":
+    value = anyio.run(main, backend=backend)
+else:
+    with Aerostack(api_key=key, base_url=base_url, retry=policy, backend=backend) as client:
+        value = client.cache.get("k").value
+print(json.dumps({"value": value, "records": records}))
 """
 
 
 async def _run_script(
-    server_url: str, backend: str, configured: bool
+    server_url: str, backend: str, configured: bool, kind: str
 ) -> tuple[dict[str, Any], str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AEROSTACK_LOG", "PYTHONWARN"))}
     done = await anyio.run_process(
-        [sys.executable, "-c", _SCRIPT, server_url, backend, "yes" if configured else "no", SECRET],
+        [
+            sys.executable,
+            "-c",
+            _SCRIPT,
+            server_url,
+            backend,
+            "yes" if configured else "no",
+            SECRET,
+            kind,
+        ],
         env=env,
         check=False,
     )
@@ -244,12 +259,13 @@ async def _run_script(
     return json.loads(done.stdout), err
 
 
+@pytest.mark.parametrize("kind", ["async", "sync"])
 @pytest.mark.parametrize("configured", [False, True], ids=["no-logging", "logging"])
 async def test_a_retried_call_says_nothing_on_stderr_unless_logging_is_configured(
-    anyio_backend: tuple[str, object], configured: bool
+    anyio_backend: tuple[str, object], configured: bool, kind: str
 ) -> None:
     async with scripted_server(UNAVAILABLE, UNAVAILABLE, Reply(200, OK_GET)) as server:
-        out, err = await _run_script(server.base_url, anyio_backend[0], configured)
+        out, err = await _run_script(server.base_url, anyio_backend[0], configured, kind)
     assert out["value"] == 1
     assert len(server.received) == 3
     assert "stamina" not in err
