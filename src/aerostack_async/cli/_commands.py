@@ -263,7 +263,7 @@ def _sigint_receiver() -> Iterator[AsyncIterator[int] | None]:
     try:
         receiver = anyio.open_signal_receiver(signal.SIGINT)
         signals = receiver.__enter__()
-    except (NotImplementedError, ValueError):  # Windows; or not the main thread
+    except (NotImplementedError, RuntimeError, ValueError):  # Windows; not the main thread
         yield None
         return
     try:
