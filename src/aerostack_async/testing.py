@@ -43,6 +43,7 @@ if TYPE_CHECKING:
     import httpx
 
     from ._client import AsyncAerostack
+    from .server._inprocess import InProcessTransport
 
 DEFAULT_API_KEY = "sk_local_aerostack"
 DEFAULT_PUBLIC_KEY = "pk_local_aerostack"
@@ -308,6 +309,16 @@ async def in_process_client(
         emulator.client(api_key=api_key, **options) as client,
     ):
         yield client
+
+
+def __getattr__(name: str) -> Any:
+    # InProcessTransport (any ASGI app, served to an httpx.AsyncClient without sockets) is
+    # imported on first use: the server package needs the server extra.
+    if name == "InProcessTransport":
+        from .server._inprocess import InProcessTransport
+
+        return InProcessTransport
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 __all__ = [

@@ -28,8 +28,7 @@ from aerostack_async.models import (
     ObjectMetadata,
     SearchQueryResult,
 )
-from aerostack_async.server._inprocess import InProcessTransport
-from aerostack_async.testing import Emulator, Project
+from aerostack_async.testing import Emulator, InProcessTransport, Project
 
 fastapi = pytest.importorskip("fastapi")
 pytestmark = pytest.mark.anyio
