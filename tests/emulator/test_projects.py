@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -11,6 +12,8 @@ import jwt
 import pytest
 
 from aerostack_async.testing import Emulator, Project, run_emulator
+
+from ._receiver import run_receiver
 
 
 def fresh(emulator: Emulator) -> Project:
@@ -278,3 +281,41 @@ def test_a_project_s_data_and_signed_urls_survive_a_restart(tmp_path: Path) -> N
         assert kept == {"exists": True, "value": 1}
         default = http.post("/cache/get", json={"key": "kept"}, headers=as_key(second.api_key))
         assert default.json()["exists"] is False
+
+
+def test_every_project_delivers_its_own_jobs_to_the_queue_consumer() -> None:
+    with (
+        run_receiver(lambda path, body: (200, {})) as receiver,
+        run_emulator("--queue-consumer", receiver.url + "/jobs") as running,
+        httpx.Client(base_url=running.base_url, timeout=30) as http,
+    ):
+        first, second = Project.fresh(running.base_url), Project.fresh(running.base_url)
+        ids = {}
+        for project in (first, second):
+            answer = http.post(
+                "/queue/enqueue",
+                json={"type": "delivered", "data": {"from": project.name}},
+                headers=as_key(project.api_key),
+            )
+            ids[project.name] = answer.json()["jobId"]
+        for project in (first, second):
+            got = receiver.wait_for(lambda received, p=project: received.body["id"] == ids[p.name])
+            assert got.body["projectId"] == f"proj_local_{project.name}"
+            assert got.body["data"] == {"from": project.name}
+            done = http.post(
+                "/queue/job", json={"jobId": ids[project.name]}, headers=as_key(project.api_key)
+            ).json()["job"]
+            for _ in range(100):
+                if done["status"] == "completed":
+                    break
+                time.sleep(0.05)
+                done = http.post(
+                    "/queue/job", json={"jobId": ids[project.name]}, headers=as_key(project.api_key)
+                ).json()["job"]
+            assert done["status"] == "completed"
+        # A dropped project's delivery loop stops with it; the other project's goes on.
+        assert first.drop() is True
+        later = http.post(
+            "/queue/enqueue", json={"type": "later", "data": {}}, headers=as_key(second.api_key)
+        ).json()["jobId"]
+        receiver.wait_for(lambda received: received.body["id"] == later)
