@@ -276,3 +276,11 @@ async def test_a_key_quoted_in_a_non_json_error_is_masked(make_client: ClientFac
     assert SECRET not in str(caught.value)
     assert SECRET not in caught.value.body
     assert "bad key" in caught.value.message
+
+
+async def test_extra_headers_that_are_not_a_mapping_are_refused(make_client: ClientFactory) -> None:
+    async with scripted_server(Reply(200, OK_SET)) as server:
+        client = make_client(base_url=server.base_url, retry=None)
+        with pytest.raises(InvalidRequestError, match="mapping"):
+            await client.cache.set("k", 1, extra_headers=[("X-Trace", "1")])  # type: ignore[arg-type]
+    assert server.received == []
