@@ -125,6 +125,10 @@ class LatencyProxy:
             tasks.add(task)
             try:
                 await self._connection(reader, writer)
+            except asyncio.CancelledError:
+                # Only the proxy's own shutdown cancels a connection. Ending quietly keeps
+                # asyncio from logging the cancelled callback task as an error.
+                pass
             finally:
                 tasks.discard(task)
 

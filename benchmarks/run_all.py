@@ -3,12 +3,15 @@
     .venv/bin/python benchmarks/run_all.py            # the full run (several minutes)
     .venv/bin/python benchmarks/run_all.py --quick    # small sizes, a smoke run
     .venv/bin/python benchmarks/run_all.py --only requests,batching
+    .venv/bin/python benchmarks/run_all.py --only latency --merge   # rerun one, keep the rest
 
 Each benchmark script runs as its own subprocess, one after the other (never two at once: they
 measure CPU time on a shared 2-core machine), with ``--json`` so its numbers come back as data.
 A full run of every benchmark writes ``benchmarks/RESULTS.md``, ``benchmarks/results.json`` and
 ``docs/assets/benchmarks.png``; ``--quick`` or ``--only`` write to ``--out`` (by default a
 directory under the system's temp folder), so a partial run never overwrites the committed report.
+``--merge`` is the exception: it reruns the ``--only`` benchmarks and replaces just their entries
+in the committed report (each marked with the date it was rerun), keeping all the others.
 """
 
 from __future__ import annotations
@@ -76,6 +79,13 @@ BENCHMARKS = (
         (),
         ("--size-mib", "64", "--sse-events", "10000", "--ttft-runs", "20", "--repeats", "1"),
         "SSE decoding, time to first token, 1 GiB uploads and downloads (client RSS)",
+    ),
+    Benchmark(
+        "latency",
+        "bench_latency.py",
+        (),
+        ("--keys", "1000", "--jobs", "200", "--ttft-runs", "3"),
+        "batches and time to first token through a 25 ms-each-way latency proxy",
     ),
     Benchmark(
         "emulator_load",
@@ -528,6 +538,68 @@ def section_batching(data: dict[str, Any]) -> list[str]:
     return out
 
 
+def section_latency(data: dict[str, Any]) -> list[str]:
+    delay = data["delay_ms"]
+    out = [
+        f"## Latency: batches and first tokens through {delay:g} ms each way",
+        "",
+        f"`bench_latency.py`: every client talks to the emulator through `latency_proxy.py` "
+        f"({delay:g} ms each way: a {2 * delay:g} ms round trip, and one more for a new "
+        "connection). Ours: a fresh client's first batch (its pool warming up), then the same "
+        "batch on the warm client. The seed SDK: `asyncio.gather` + a semaphore of 64, one call "
+        "per item. aiohttp: a hand-written gather of every call at once (100 keys per "
+        "`/cache/getMany` call) on its default connector of 100 connections.",
+        "",
+    ]
+    rows = []
+    for name, items in (("get_many", data["keys"]), ("enqueue_many", data["jobs"])):
+        block = data[name]
+        cells = [
+            ("ours, fresh client (defaults)", block["ours"]["cold_s"]),
+            ("ours, warm client", block["ours"]["warm_s"]),
+        ]
+        if "ours_trio" in block:
+            cells.append(("ours on trio, fresh client", block["ours_trio"]["cold_s"]))
+        cells += [
+            ("aiohttp gather, 100 connections", block["aiohttp_s"]),
+            ("seed SDK, gather + semaphore 64", block["seed_s"]),
+        ]
+        for label, seconds in cells:
+            rows.append([f"{name} {items:,}", label, f"{seconds:.3f}", f"{items / seconds:,.0f}"])
+    out += _table(["batch", "client", "seconds", "items/s"], rows, right={2, 3})
+    sweep = data.get("sweep") or []
+    if sweep:
+        out += [
+            "",
+            "Our batches by `concurrency`: fresh client / warm client, seconds; on the latency "
+            "path, the connections each pair of batches opened. `keepalive` is the pool's "
+            "`max_keepalive_connections` (20 by default).",
+            "",
+        ]
+        body = []
+        for row in sweep:
+            cells = []
+            for name in ("get_many", "enqueue_many"):
+                cell = row[name]
+                opened = f" ({cell['connections']})" if row["path"] == "latency" else ""
+                cells.append(f"{cell['cold_s']:.3f} / {cell['warm_s']:.3f}{opened}")
+            body.append([row["path"], str(row["concurrency"]), str(row["keepalive"]), *cells])
+        head = ["path", "concurrency", "keepalive", "get_many s", "enqueue_many s"]
+        out += _table(head, body, right={1, 2})
+    ttft = data.get("ttft") or {}
+    if ttft:
+        out += [
+            "",
+            "Time to first token of a chat stream, median ms: a fresh client each time (cold) "
+            "and a warm one. The seed SDK cannot stream: its row is the whole reply, which the "
+            "emulator sends without pacing the tokens.",
+            "",
+        ]
+        rows = [[n, f"{v['cold_ms']:.1f}", f"{v['warm_ms']:.1f}"] for n, v in ttft.items()]
+        out += _table(["client", "cold ms", "warm ms"], rows, right={1, 2})
+    return out
+
+
 def section_streaming(data: dict[str, Any]) -> list[str]:
     out = ["## Streaming: SSE, time to first token, large files", ""]
     if "sse" in data:
@@ -662,6 +734,7 @@ def render_report(results: dict[str, Any], chart: Path | None, out_dir: Path) ->
         "transport": section_transport,
         "batching": section_batching,
         "streaming": section_streaming,
+        "latency": section_latency,
     }
     for name, section in sections.items():
         data = _data(results, name)
@@ -691,7 +764,7 @@ def render_report(results: dict[str, Any], chart: Path | None, out_dir: Path) ->
     if benches:
         rows = [
             [
-                name,
+                name + (f" (rerun {e['date']})" if e.get("date") else ""),
                 shlex.join(["benchmarks/" + Path(e["script"]).name, *e["args"]]),
                 f"{e['seconds']:.0f}",
                 str(e["returncode"]),
@@ -835,6 +908,24 @@ def write_outputs(results: dict[str, Any], out_dir: Path, chart: Path) -> Path:
     return report
 
 
+def merge_run(results: dict[str, Any], chosen: tuple[str, ...]) -> dict[str, Any]:
+    """Rerun ``chosen`` and replace their entries in ``results``; the others stay as they were.
+
+    Each rerun entry records when it ran (``date``) and the load around it, since the rest of
+    the report describes an earlier run.
+    """
+    before = [round(x, 2) for x in os.getloadavg()]
+    with tempfile.TemporaryDirectory(prefix="aerostack-bench-json-") as scratch:
+        for bench in BENCHMARKS:
+            if bench.name in chosen:
+                entry = run_benchmark(bench, False, Path(scratch))
+                entry["date"] = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+                entry["load_before"] = before
+                entry["load_after"] = [round(x, 2) for x in os.getloadavg()]
+                results.setdefault("benchmarks", {})[bench.name] = entry
+    return results
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small sizes: a smoke run")
@@ -843,13 +934,23 @@ def main() -> None:
     parser.add_argument(
         "--from-json", type=Path, help="re-render the report from a results.json, run nothing"
     )
+    parser.add_argument(
+        "--merge",
+        action="store_true",
+        help="run only --only's benchmarks and put their entries into the committed report "
+        "(benchmarks/results.json), keeping every other entry as it was",
+    )
     args = parser.parse_args()
     chosen = NAMES if not args.only else tuple(n.strip() for n in args.only.split(",") if n)
     unknown = set(chosen) - set(NAMES)
     if unknown:
         parser.error(f"unknown benchmark(s): {', '.join(sorted(unknown))}; pick from {NAMES}")
     partial = args.quick or set(chosen) != set(NAMES)
-    if args.out is not None:
+    if args.merge and (args.quick or args.from_json or not args.only):
+        parser.error("--merge takes --only (the benchmarks to rerun), not --quick or --from-json")
+    if args.merge and args.out is None:
+        out_dir, chart = HERE, ROOT / "docs" / "assets" / "benchmarks.png"
+    elif args.out is not None:
         out_dir, chart = args.out, args.out / "benchmarks.png"
     elif partial:
         out_dir = Path(tempfile.gettempdir()) / "aerostack-benchmarks"
@@ -859,6 +960,8 @@ def main() -> None:
 
     if args.from_json:
         results = json.loads(args.from_json.read_text())
+    elif args.merge:
+        results = merge_run(json.loads((out_dir / "results.json").read_text()), chosen)
     else:
         results = {
             "date": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
