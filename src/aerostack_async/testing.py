@@ -43,13 +43,14 @@ if TYPE_CHECKING:
     import httpx
 
     from ._client import AsyncAerostack
-    from .server._inprocess import InProcessTransport
 
 DEFAULT_API_KEY = "sk_local_aerostack"
 DEFAULT_PUBLIC_KEY = "pk_local_aerostack"
 IN_PROCESS_BASE_URL = "http://aerostack.in-process/v1"
 """The base URL of an in-process emulator (no such host: requests never leave the process)."""
 _BANNER = re.compile(r"listening on (http://\S+)")
+# The emulator is on loopback: never through a proxy named by HTTP_PROXY and friends.
+_direct = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 _SERVER_EXTRA_HINT = (
     "the Aerostack emulator needs the server extra: pip install 'aerostack-async[testing]'"
 )
@@ -135,7 +136,7 @@ def start_emulator(
 
 def _healthy(url: str) -> bool:
     try:
-        with urllib.request.urlopen(url, timeout=2) as response:  # noqa: S310 (loopback URL we built)
+        with _direct.open(url, timeout=2) as response:
             return bool(response.status == 200)
     except OSError:
         return False
@@ -206,7 +207,7 @@ class Project:
             method="DELETE",
             headers={"X-Aerostack-Key": self.api_key},
         )
-        with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310
+        with _direct.open(request, timeout=timeout) as response:
             return bool(json.loads(response.read())["deleted"])
 
 
