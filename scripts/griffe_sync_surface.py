@@ -37,6 +37,7 @@ class SyncSurface(griffe.Extension):
                 docstring_options=loader.docstring_options,
             )
 
+        _sync_surface.complete()  # every Sync* class, with its members (else built on use)
         surface = inspected(f"{_PACKAGE}._sync_surface")
         static_surface = pkg["_sync_surface"]
         for name, obj in vars(_sync_surface).items():

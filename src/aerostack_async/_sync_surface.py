@@ -32,6 +32,7 @@ import importlib.util
 import inspect
 import re
 import sys
+import textwrap
 import threading
 import types
 from collections.abc import Callable, Iterable
@@ -226,6 +227,8 @@ class _Names:
             obj = self._globals[head]
         elif hasattr(builtins, head):
             obj = getattr(builtins, head)
+        elif rest and head in sys.modules:
+            obj = sys.modules[head]  # ``httpx.AsyncClient`` after ``import httpx`` for typing
         else:
             obj = self._imported(head)
         for part in rest:
@@ -260,17 +263,25 @@ def _import(name: str) -> types.ModuleType:
         raise LookupError(name) from exc
 
 
+# A module-level ``if TYPE_CHECKING:`` block (the only imports the module's globals lack).
+_TYPE_CHECKING_BLOCK: Final = re.compile(
+    r"^if (?:typing\.)?TYPE_CHECKING:\n((?:[ \t]+.*\n|\n)+)", re.MULTILINE
+)
+
+
 def _imports_of(module: types.ModuleType | None) -> dict[str, tuple[str, str | None]]:
-    """Every import statement of ``module``: local name -> (module, attribute or None)."""
+    """The imports under ``if TYPE_CHECKING:`` in ``module``: name -> (module, attribute)."""
     out: dict[str, tuple[str, str | None]] = {}
     if module is None:
         return out
     try:
-        tree = ast.parse(inspect.getsource(module))
+        source = inspect.getsource(module)
+        blocks = [textwrap.dedent(m.group(1)) for m in _TYPE_CHECKING_BLOCK.finditer(source)]
+        nodes = [node for block in blocks for node in ast.parse(block).body]
     except (OSError, TypeError, SyntaxError):
         return out
     package = module.__package__ or ""
-    for node in ast.walk(tree):
+    for node in nodes:
         if isinstance(node, ast.ImportFrom):
             base = "." * node.level + (node.module or "")
             try:
@@ -438,11 +449,31 @@ def _convert_annotation(
     if not converter.resolved:
         return text, text
     try:
-        code = compile(ast.fix_missing_locations(ast.Expression(evaluable)), "<annotation>", "eval")
-        value = eval(code, {"__builtins__": {}}, converter.namespace)  # noqa: S307 (our own AST of resolved names)
+        value = _evaluate(evaluable, converter.namespace)
     except Exception:  # e.g. subscripting a class that is not generic at run time
         return text, text
     return text, value
+
+
+def _evaluate(node: ast.expr, namespace: dict[str, object]) -> Any:
+    """The value of an annotation built by ``_Converter`` (names, ``[]``, ``|``, literals).
+
+    A few node types, evaluated directly: cheaper than compiling each annotation, and nothing
+    but lookups in ``namespace`` can run.
+    """
+    if isinstance(node, ast.Name):
+        return namespace[node.id] if node.id != "None" else None
+    if isinstance(node, ast.Constant):
+        return node.value
+    if isinstance(node, ast.Subscript):
+        return _evaluate(node.value, namespace)[_evaluate(node.slice, namespace)]
+    if isinstance(node, ast.Tuple):
+        return tuple(_evaluate(elt, namespace) for elt in node.elts)
+    if isinstance(node, ast.List):
+        return [_evaluate(elt, namespace) for elt in node.elts]
+    if isinstance(node, ast.BinOp) and isinstance(node.op, ast.BitOr):
+        return _evaluate(node.left, namespace) | _evaluate(node.right, namespace)
+    raise ValueError(f"not an annotation: {ast.dump(node)}")
 
 
 # --- signatures and docstrings ---------------------------------------------------------------
@@ -561,11 +592,13 @@ def _dress(
 # --- proxy classes ---------------------------------------------------------------------------
 
 # What ``with`` and ``for`` give: the proxy bases implement them, but the classes they return
-# are part of the surface too (built with it, so that docs and tools find them all).
+# are part of the surface too (so that ``complete()`` reaches them).
 _REACHED_BY: Final = ("__aenter__", "__aiter__", "__anext__")
 _LOCK: Final = threading.RLock()
 _PROXIES: Final[dict[type, type]] = {}
-_BUILDING: Final[dict[type, type]] = {}
+"""Async class -> its proxy class (members declared or not yet)."""
+_PENDING: Final[dict[type, type]] = {}
+"""Proxy class -> its async class, for the proxy classes whose members are not declared yet."""
 _REGISTERED: Final[dict[type, type]] = {}
 _bases: Callable[[type], type] | None = None
 
@@ -588,26 +621,61 @@ def sync_class(cls: type, *, attribute: bool = False) -> type | None:
         return registered
     if _bases is None or not _is_wrapped(cls, attribute=attribute):
         return None
-    return proxy_class(cls)
+    return _proxy_type(cls)
+
+
+class _ProxyType(type):
+    """The metaclass of the proxy classes: their members are declared on first look.
+
+    Deriving every signature costs a few milliseconds per class, so a class named in another's
+    annotations (``cache: SyncCache``) is created bare, and gets its members when it is first
+    instantiated (``proxy_class``) or inspected: ``dir()`` (what ``help``, completion and docs
+    tools call) or a missing attribute.
+    """
+
+    def __dir__(cls) -> list[str]:
+        _declare(cls)
+        return sorted(type.__dir__(cls))
+
+    def __getattr__(cls, name: str) -> Any:
+        if name.startswith("__") or not _declare(cls):
+            raise AttributeError(name)
+        return getattr(cls, name)
 
 
 def proxy_class(cls: type) -> type:
-    """The proxy class for instances of async class ``cls`` (built once, on first use).
+    """The proxy class for instances of async class ``cls``, with its members declared.
 
     It is ``_sync``'s proxy base for the kind of object ``cls`` is (context manager, iterator…)
     plus, as class attributes, ``cls``'s public members: a function per method, with the sync
     signature and docstring, and a property per property or attribute, whose return
     annotation is the sync type.
     """
-    built = _PROXIES.get(cls)
-    if built is not None:
-        return built
+    proxy = _PROXIES.get(cls)
+    if proxy is None or proxy in _PENDING:
+        proxy = _proxy_type(cls)
+        _declare(proxy)
+    return proxy
+
+
+def complete() -> list[type]:
+    """Every proxy class the facade can hand out, from the roots registered: all declared."""
     with _LOCK:
-        built = _PROXIES.get(cls) or _BUILDING.get(cls)
-        if built is not None:
-            return built  # built meanwhile, or being built by this thread (a cycle)
+        while _PENDING:
+            _declare(next(iter(_PENDING)))
+        return list(_PROXIES.values())
+
+
+def _proxy_type(cls: type) -> type:
+    """The proxy class for ``cls``, created bare if it does not exist yet."""
+    proxy = _PROXIES.get(cls)
+    if proxy is not None:
+        return proxy
+    with _LOCK:
+        proxy = _PROXIES.get(cls)
+        if proxy is not None:
+            return proxy
         assert _bases is not None, "_sync binds the proxy bases on import"
-        base = _bases(cls)
         name = f"Sync{cls.__name__.removeprefix('Async')}"
         namespace: dict[str, Any] = {
             "__slots__": (),
@@ -618,22 +686,34 @@ def proxy_class(cls: type) -> type:
         if getattr(cls, "__parameters__", ()):
             # ``SyncPages[CacheKeyInfo]`` in a return type, as ``Pages[CacheKeyInfo]`` is.
             namespace["__class_getitem__"] = classmethod(types.GenericAlias)
-        built = _BUILDING[cls] = type(name, (base,), namespace)
-        try:
-            for member in members(cls):
-                if hasattr(base, member.name):
-                    continue  # the base implements it (an iterator's close and take_buffered)
-                setattr(built, member.name, _proxy_member(member, name))
-            for dunder in _REACHED_BY:
-                func = inspect.getattr_static(cls, dunder, None)
-                if inspect.isfunction(func):
-                    _describe(func)  # builds the classes it returns (a manager's stream)
-        finally:
-            del _BUILDING[cls]
-        _PROXIES[cls] = built
+        proxy = _ProxyType(name, (_bases(cls),), namespace)
+        _PENDING[proxy] = cls
+        _PROXIES[cls] = proxy
         # Importable where its __module__ and __qualname__ say (docs tools and pickle look).
-        globals().setdefault(name, built)
-        return built
+        globals().setdefault(name, proxy)
+        return proxy
+
+
+def _declare(proxy: type) -> bool:
+    """Declare the members of a bare proxy class; False if there was nothing to do."""
+    if proxy not in _PENDING:
+        return False
+    with _LOCK:
+        cls = _PENDING.get(proxy)
+        if cls is None:
+            return False  # declared meanwhile by another thread
+        base = proxy.__mro__[1]
+        for member in members(cls):
+            if hasattr(base, member.name):
+                continue  # the base implements it (an iterator's close and take_buffered)
+            type.__setattr__(proxy, member.name, _proxy_member(member, proxy.__name__))
+        # Published only now: another thread sees a bare class or a whole one.
+        del _PENDING[proxy]
+        for dunder in _REACHED_BY:
+            func = inspect.getattr_static(cls, dunder, None)
+            if inspect.isfunction(func):
+                _describe(func)  # creates the classes it returns (a manager's stream)
+        return True
 
 
 def _class_doc(cls: type) -> str:

@@ -291,6 +291,7 @@ def runtime_parameters(
 
 
 STUB_CLASSES, STUB_ALIASES = stub_classes()
+surface.complete()  # every proxy class the facade can hand out, built now (else on first use)
 
 
 @pytest.mark.parametrize("stub_name", sorted(STUB_CLASSES))
