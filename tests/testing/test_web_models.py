@@ -90,6 +90,11 @@ def build_app(project: Project) -> Any:
     async def search(text: str, client: Client) -> SearchQueryResult:
         return await client.search.query(text)
 
+    @app.get("/keys")
+    async def keys(client: Client):  # type: ignore[no-untyped-def]
+        # Bare, and a model with a field named "keys" (which rules out the mapping protocol).
+        return await client.cache.keys()
+
     @app.get("/dict/{key}")
     async def as_dict(key: str, client: Client) -> dict[str, Any]:
         return (await client.cache.get(key)).to_dict()
@@ -114,7 +119,7 @@ def travels(result: Model) -> dict[str, Any]:
     assert msgspec.convert(as_dict, type(result)) == result
     assert json.loads(json.dumps(msgspec.to_builtins(result))) == msgspec.to_builtins(result)
     assert msgspec.json.decode(msgspec.json.encode(result), type=type(result)) == result
-    assert dict(result).keys() == as_dict.keys()
+    assert vars(result).keys() == as_dict.keys()
     return as_dict
 
 
@@ -129,6 +134,10 @@ async def test_cache_results_are_returned_annotated_bare_and_as_response_model(
         response = await http.get(path)
         assert response.status_code == 200, response.text
         assert response.json() == expected
+    keys = await http.get("/keys")
+    assert keys.status_code == 200, keys.text
+    assert keys.json() == travels(await direct.cache.keys())
+    assert "greeting" in keys.json()["keys"]
     missing = await http.get("/cache/nothing-here")
     # Every field, defaults included (to_builtins would leave value out: it is the default).
     assert missing.json() == {"exists": False, "value": None}

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from functools import lru_cache
 from typing import Any, TypeVar
 
@@ -23,9 +23,9 @@ class Model(msgspec.Struct, kw_only=True, omit_defaults=True):
 
     Every model travels beyond the client: ``to_dict()``
     gives plain JSON-ready values, ``msgspec.to_builtins(model)`` and ``msgspec.json.encode``
-    work as for any Struct, iterating a model yields ``(wire name, value)`` pairs (as a pydantic
-    model yields its fields, so ``dict(model)`` and FastAPI's encoder accept it), and pydantic
-    (so FastAPI) can use a model as a field type, ``response_model`` or return annotation.
+    work as for any Struct, ``vars(model)`` maps wire names to values (so FastAPI's encoder
+    takes a model returned bare), and pydantic (so FastAPI) can use a model as a field type,
+    ``response_model`` or return annotation.
     """
 
     def to_dict(self, *, python_names: bool = False) -> dict[str, Any]:
@@ -37,11 +37,18 @@ class Model(msgspec.Struct, kw_only=True, omit_defaults=True):
         """
         return _struct_dict(self, python_names)
 
-    def __iter__(self) -> Iterator[tuple[str, Any]]:
-        """``(wire name, value)`` per field, values as they are (``dict(model)`` is shallow)."""
+    @property
+    def __dict__(self) -> dict[str, Any]:  # type: ignore[override]
+        """``vars(model)``: each field by wire name, values as they are (nested models stay).
+
+        A Struct has no instance dict; this one is what lets FastAPI's encoder (which falls
+        back to ``vars()`` for objects it does not know) return a bare model.
+        """
         cls = type(self)
-        for name, wire in zip(cls.__struct_fields__, cls.__struct_encode_fields__, strict=True):
-            yield wire, getattr(self, name)
+        return {
+            wire: getattr(self, name)
+            for name, wire in zip(cls.__struct_fields__, cls.__struct_encode_fields__, strict=True)
+        }
 
     @classmethod
     def __get_pydantic_core_schema__(cls, source: Any, handler: Any) -> Any:
