@@ -315,9 +315,9 @@ class Transport:
 
         total = timeout.total
         if total is None:
-            return await self._with_retries(attempt, retry, None, path)
+            return await self._with_retries(attempt, retry, None, method, path)
         with anyio.move_on_after(total) as scope:
-            return await self._with_retries(attempt, retry, time.monotonic() + total, path)
+            return await self._with_retries(attempt, retry, time.monotonic() + total, method, path)
         if scope.cancelled_caught:
             raise APITimeoutError(f"{method} {path}: no response within the {total} s deadline")
         raise AssertionError("unreachable")  # pragma: no cover
@@ -327,6 +327,7 @@ class Transport:
         attempt: Callable[[], Awaitable[_Reply]],
         policy: RetryPolicy | None,
         deadline: float | None,
+        method: str,
         path: str,
     ) -> _Reply:
         try:
@@ -343,26 +344,26 @@ class Transport:
         # that has already failed once needs it.
         import stamina
 
+        from ._retries import retry_scope
+
         # stamina's first "attempt" re-raises the failure we already have, so it computes the
         # backoff (or takes Retry-After) and counts attempts as if it had run the first one.
-        async for retry_attempt in stamina.retry_context(
-            on=hook,
-            attempts=policy.attempts,
-            timeout=None if deadline is None else max(0.0, deadline - time.monotonic()),
-            wait_initial=policy.wait_initial,
-            wait_max=policy.wait_max,
-            wait_jitter=policy.wait_jitter,
-            wait_exp_base=policy.wait_exp_base,
-        ):
-            with retry_attempt:
-                if first is not None:
-                    failure, first = first, None
-                    raise failure
-                if logger.isEnabledFor(logging.INFO):
-                    logger.info(
-                        "retrying %s (attempt %d of %d)", path, retry_attempt.num, policy.attempts
-                    )
-                return await attempt()
+        # retry_scope: each retry is logged on our logger, and not by stamina's own hooks.
+        with retry_scope(method, path, policy.attempts):
+            async for retry_attempt in stamina.retry_context(
+                on=hook,
+                attempts=policy.attempts,
+                timeout=None if deadline is None else max(0.0, deadline - time.monotonic()),
+                wait_initial=policy.wait_initial,
+                wait_max=policy.wait_max,
+                wait_jitter=policy.wait_jitter,
+                wait_exp_base=policy.wait_exp_base,
+            ):
+                with retry_attempt:
+                    if first is not None:
+                        failure, first = first, None
+                        raise failure
+                    return await attempt()
         raise AssertionError("unreachable")  # pragma: no cover
 
     async def _attempt(
