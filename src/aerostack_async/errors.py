@@ -22,7 +22,9 @@
 The seed SDK's names (``SDKBaseError``, ``ErrorResponse``, ``SDKError``, ``NoResponseError``,
 ``ResponseValidationError``) are the same classes, so ``except`` clauses written for the seed
 keep catching. No message or ``repr`` here ever contains the API key: messages come from the
-server's error envelope, and request headers are never stored.
+server's error envelope, request headers are never stored, and a key the server quotes back in
+an error is masked (``sk_***``) in the message, ``body``, ``details``, ``headers`` and
+``raw_response`` before the error is built.
 """
 
 from __future__ import annotations
