@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from aerostack_async.testing import Emulator
+
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "examples" / "testing_your_app"
 pytestmark = pytest.mark.slow
@@ -108,3 +110,34 @@ def test_without_the_server_extra_only_the_fixtures_fail_and_they_say_why(
     assert "1 passed" in ran.stdout
     assert "1 error" in ran.stdout
     assert "pip install 'aerostack-async[testing]'" in ran.stdout
+
+
+def test_the_ini_option_and_the_marker_choose_the_in_process_emulator(tmp_path: Path) -> None:
+    (tmp_path / "pytest.ini").write_text("[pytest]\naerostack_in_process = true\n")
+    (tmp_path / "test_choice.py").write_text(
+        "import pytest\n"
+        "pytestmark = pytest.mark.anyio\n"
+        "@pytest.fixture\n"
+        "def anyio_backend():\n"
+        "    return 'trio'\n"
+        "async def test_in_process_by_ini(async_aerostack):\n"
+        "    assert async_aerostack.base_url == 'http://aerostack.in-process/v1'\n"
+        "@pytest.mark.aerostack_in_process(False)\n"
+        "async def test_opted_out(async_aerostack, aerostack_base_url):\n"
+        "    assert async_aerostack.base_url == aerostack_base_url\n"
+        "    assert async_aerostack.base_url.startswith('http://127.0.0.1:')\n"
+    )
+    assert passed(run_pytest(str(tmp_path), cwd=tmp_path)) == 2
+
+
+def test_an_emulator_already_running_is_used_by_its_base_url(
+    tmp_path: Path, emulator: Emulator
+) -> None:
+    (tmp_path / "pytest.ini").write_text("[pytest]\n")
+    (tmp_path / "test_given.py").write_text(
+        "def test_given_url(aerostack, aerostack_project):\n"
+        f"    assert aerostack_project.base_url == {emulator.base_url!r}\n"
+        "    aerostack.cache.set('k', 1)\n"
+    )
+    output = run_pytest(str(tmp_path), "--aerostack-base-url", emulator.base_url, cwd=tmp_path)
+    assert passed(output) == 1
