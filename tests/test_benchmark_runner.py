@@ -145,3 +145,67 @@ def test_report_describes_the_machine_and_the_load(report: str) -> None:
     assert "Test CPU, 2 cores" in report
     assert "before: 0.10 / 0.20 / 0.30; after: 1.00 / 0.50 / 0.40" in report
     assert "`.venv/bin/python benchmarks/run_all.py`" in report
+
+
+def fake_latency() -> dict[str, Any]:
+    """bench_latency.py's data: batches through the proxy, a sweep, time to first token."""
+
+    def batch(cold: float, warm: float, connections: int) -> dict[str, float]:
+        return {"cold_s": cold, "warm_s": warm, "connections": connections}
+
+    return {
+        "delay_ms": 25.0,
+        "keys": 10_000,
+        "jobs": 2_000,
+        "get_many": {"ours": batch(0.4, 0.3, 0), "aiohttp_s": 0.2, "seed_s": 50.0},
+        "enqueue_many": {"ours": batch(6.0, 5.0, 0), "aiohttp_s": 4.0, "seed_s": 20.0},
+        "sweep": [
+            {
+                "path": "latency",
+                "concurrency": 50,
+                "keepalive": 20,
+                "get_many": batch(0.3, 0.25, 80),
+                "enqueue_many": batch(2.5, 2.4, 80),
+            }
+        ],
+        "ttft": {"ours": {"cold_ms": 110.0, "warm_ms": 55.0}},
+    }
+
+
+def test_the_latency_section_shows_batches_sweep_and_first_tokens(
+    run_all: ModuleType, tmp_path: Path
+) -> None:
+    results = fake_results()
+    results["benchmarks"]["latency"] = {
+        "script": "benchmarks/bench_latency.py",
+        "args": [],
+        "seconds": 1.0,
+        "returncode": 0,
+        "data": fake_latency(),
+    }
+    report = run_all.write_outputs(results, tmp_path, tmp_path / "chart.png").read_text()
+
+    assert "## Latency: batches and first tokens through 25 ms each way" in report
+    assert "| enqueue_many 2,000 | seed SDK, gather + semaphore 64 | 20.000 | 100 |" in report
+    assert "| latency | 50 | 20 | 0.300 / 0.250 (80) | 2.500 / 2.400 (80) |" in report
+    assert "| ours | 110.0 | 55.0 |" in report
+
+
+def test_merge_replaces_only_the_rerun_benchmark(
+    run_all: ModuleType, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def rerun(bench: Any, quick: bool, scratch: Path) -> dict[str, Any]:
+        assert not quick
+        return {"script": f"benchmarks/{bench.script}", "args": [], "seconds": 2.0,
+                "returncode": 0, "data": fake_latency()}  # fmt: skip
+
+    monkeypatch.setattr(run_all, "run_benchmark", rerun)
+    before = fake_results()
+    kept = {name: dict(entry) for name, entry in before["benchmarks"].items()}
+
+    merged = run_all.merge_run(before, ("latency",))
+
+    assert merged["benchmarks"]["latency"]["data"] == fake_latency()
+    assert "date" in merged["benchmarks"]["latency"]
+    assert {n: e for n, e in merged["benchmarks"].items() if n != "latency"} == kept
+    assert merged["date"] == "2026-01-01 00:00 UTC"  # the report's own run is unchanged
