@@ -3,7 +3,7 @@
 # The sync facade (_sync.py) mirrors these at run time; this file tells type checkers.
 
 import builtins
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import AsyncIterable, Iterable, Iterator, Mapping, Sequence
 from os import PathLike
 from types import TracebackType
 from typing import Any, Generic, Literal, overload
@@ -14,7 +14,7 @@ from httpx import Limits as Limits_2
 from aerostack_async._client import Environment
 from aerostack_async._options import CallOptions, Limits, RetryPolicy, Timeout, Unpack
 from aerostack_async._transport import KeySource, _Keep
-from aerostack_async.batching import Concurrency, ProgressCallback
+from aerostack_async.batching import Concurrency, ProgressCallback, R, StreamProgressCallback
 from aerostack_async.models import Success
 from aerostack_async.models.ai import ChatCompletion, ChatCompletionChunk, ChatMessage
 from aerostack_async.models.authentication import AuthResponse
@@ -144,6 +144,30 @@ class SyncDatabase:
         **options: Unpack[CallOptions],
     ) -> list[BatchItemResult | Exception]: ...
     @overload
+    def batch_stream(
+        self,
+        queries: Iterable[Query | Mapping[str, Any] | str]
+        | AsyncIterable[Query | Mapping[str, Any] | str],
+        *,
+        concurrency: Concurrency | None = ...,
+        on_progress: StreamProgressCallback | None = ...,
+        return_exceptions: Literal[False] = ...,
+        read_ahead: int | None = ...,
+        **options: Unpack[CallOptions],
+    ) -> SyncResultStream[BatchItemResult]: ...
+    @overload
+    def batch_stream(
+        self,
+        queries: Iterable[Query | Mapping[str, Any] | str]
+        | AsyncIterable[Query | Mapping[str, Any] | str],
+        *,
+        concurrency: Concurrency | None = ...,
+        on_progress: StreamProgressCallback | None = ...,
+        return_exceptions: bool,
+        read_ahead: int | None = ...,
+        **options: Unpack[CallOptions],
+    ) -> SyncResultStream[BatchItemResult | Exception]: ...
+    @overload
     def query(
         self,
         sql: str,
@@ -185,6 +209,28 @@ class SyncCache:
         return_exceptions: Literal[True],
         **options: Unpack[CallOptions],
     ) -> builtins.list[Exception | None]: ...
+    @overload
+    def delete_many_stream(
+        self,
+        keys: Iterable[str] | AsyncIterable[str],
+        *,
+        concurrency: Concurrency | None = ...,
+        on_progress: StreamProgressCallback | None = ...,
+        return_exceptions: Literal[False] = ...,
+        read_ahead: int | None = ...,
+        **options: Unpack[CallOptions],
+    ) -> SyncResultStream[str]: ...
+    @overload
+    def delete_many_stream(
+        self,
+        keys: Iterable[str] | AsyncIterable[str],
+        *,
+        concurrency: Concurrency | None = ...,
+        on_progress: StreamProgressCallback | None = ...,
+        return_exceptions: bool,
+        read_ahead: int | None = ...,
+        **options: Unpack[CallOptions],
+    ) -> SyncResultStream[str | Exception]: ...
     def expire(self, key: str, ttl: int, **options: Unpack[CallOptions]) -> Success: ...
     def flush(
         self, prefix: str | None = ..., **options: Unpack[CallOptions]
@@ -210,6 +256,28 @@ class SyncCache:
         return_exceptions: bool,
         **options: Unpack[CallOptions],
     ) -> builtins.list[CacheValue | Exception]: ...
+    @overload
+    def get_many_stream(
+        self,
+        keys: Iterable[str] | AsyncIterable[str],
+        *,
+        concurrency: Concurrency | None = ...,
+        on_progress: StreamProgressCallback | None = ...,
+        return_exceptions: Literal[False] = ...,
+        read_ahead: int | None = ...,
+        **options: Unpack[CallOptions],
+    ) -> SyncResultStream[CacheValue]: ...
+    @overload
+    def get_many_stream(
+        self,
+        keys: Iterable[str] | AsyncIterable[str],
+        *,
+        concurrency: Concurrency | None = ...,
+        on_progress: StreamProgressCallback | None = ...,
+        return_exceptions: bool,
+        read_ahead: int | None = ...,
+        **options: Unpack[CallOptions],
+    ) -> SyncResultStream[CacheValue | Exception]: ...
     def increment(
         self,
         key: str,
@@ -248,6 +316,34 @@ class SyncCache:
         return_exceptions: Literal[True],
         **options: Unpack[CallOptions],
     ) -> builtins.list[Exception | None]: ...
+    @overload
+    def set_many_stream(
+        self,
+        entries: Mapping[str, Any]
+        | Iterable[CacheEntry | Mapping[str, Any] | tuple[str, Any]]
+        | AsyncIterable[CacheEntry | Mapping[str, Any] | tuple[str, Any]],
+        *,
+        ttl: int | None = ...,
+        concurrency: Concurrency | None = ...,
+        on_progress: StreamProgressCallback | None = ...,
+        return_exceptions: Literal[False] = ...,
+        read_ahead: int | None = ...,
+        **options: Unpack[CallOptions],
+    ) -> SyncResultStream[str]: ...
+    @overload
+    def set_many_stream(
+        self,
+        entries: Mapping[str, Any]
+        | Iterable[CacheEntry | Mapping[str, Any] | tuple[str, Any]]
+        | AsyncIterable[CacheEntry | Mapping[str, Any] | tuple[str, Any]],
+        *,
+        ttl: int | None = ...,
+        concurrency: Concurrency | None = ...,
+        on_progress: StreamProgressCallback | None = ...,
+        return_exceptions: bool,
+        read_ahead: int | None = ...,
+        **options: Unpack[CallOptions],
+    ) -> SyncResultStream[str | Exception]: ...
 
 class SyncQueue:
     """Blocking mirror of ``aerostack_async.resources.queue.Queue``."""
@@ -280,6 +376,30 @@ class SyncQueue:
         return_exceptions: bool,
         **options: Unpack[CallOptions],
     ) -> list[EnqueueResult | Exception]: ...
+    @overload
+    def enqueue_many_stream(
+        self,
+        jobs: Iterable[EnqueueRequest | Mapping[str, Any] | tuple[str, Mapping[str, Any]]]
+        | AsyncIterable[EnqueueRequest | Mapping[str, Any] | tuple[str, Mapping[str, Any]]],
+        *,
+        concurrency: Concurrency | None = ...,
+        on_progress: StreamProgressCallback | None = ...,
+        return_exceptions: Literal[False] = ...,
+        read_ahead: int | None = ...,
+        **options: Unpack[CallOptions],
+    ) -> SyncResultStream[EnqueueResult]: ...
+    @overload
+    def enqueue_many_stream(
+        self,
+        jobs: Iterable[EnqueueRequest | Mapping[str, Any] | tuple[str, Mapping[str, Any]]]
+        | AsyncIterable[EnqueueRequest | Mapping[str, Any] | tuple[str, Mapping[str, Any]]],
+        *,
+        concurrency: Concurrency | None = ...,
+        on_progress: StreamProgressCallback | None = ...,
+        return_exceptions: bool,
+        read_ahead: int | None = ...,
+        **options: Unpack[CallOptions],
+    ) -> SyncResultStream[EnqueueResult | Exception]: ...
     def get_job(self, job_id: str, **options: Unpack[CallOptions]) -> GetJobResult: ...
     def list_jobs(
         self,
@@ -392,6 +512,19 @@ class SyncSearch:
         metadata: Mapping[str, Any] | None = ...,
         **options: Unpack[CallOptions],
     ) -> SearchChangeResult: ...
+
+class SyncResultStream(Generic[R]):
+    """Blocking mirror of ``aerostack_async.batching.ResultStream``."""
+    def __enter__(self) -> SyncResultStream[R]: ...
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> bool | None: ...
+    def __iter__(self) -> SyncResultStream[R]: ...
+    def __next__(self) -> R: ...
+    def take_buffered(self) -> list[R]: ...
 
 class SyncPages(Generic[T]):
     """Blocking mirror of ``aerostack_async.resources._base.Pages``."""
