@@ -55,6 +55,7 @@ from .errors import (
     APIStatusError,
     APITimeoutError,
     ConfigurationError,
+    InvalidArgumentTypeError,
     InvalidRequestError,
     ResponseValidationError,
     parse_retry_after,
@@ -89,6 +90,10 @@ _HTTPX_DEFAULTS = frozenset({("accept", "*/*")})
 _MAX_IDEMPOTENCY_KEY = 255
 _OPTION_NAMES = frozenset(CallOptions.__annotations__)
 _JSON_PATH = re.compile(r"at `(\$[^`]*)`")
+# What HTTP/1.1 (and both our parsers, and h11) accept: a token name; a value of visible
+# characters (obs-text included: httpx sends str values as UTF-8), spaces or tabs inside only.
+_HEADER_NAME = re.compile(r"[-!#$%&'*+.^_`|~0-9a-zA-Z]+")
+_HEADER_VALUE = re.compile(r"(?:[^\x00-\x20\x7f](?:[ \t]*[^\x00-\x20\x7f])*)?")
 _httpx_logger = logging.getLogger("httpx")
 
 
@@ -178,6 +183,9 @@ class Transport:
                     continue
                 headers[name] = value
         for name, value in self._default_headers.items():
+            problem = _header_problem("default_headers", name, value)
+            if problem is not None:
+                raise ConfigurationError(problem)
             if name.lower() in _PROTECTED:
                 raise ConfigurationError(f"default_headers may not set {name}")
             headers[name] = value
@@ -471,8 +479,9 @@ class Transport:
                 raise APIConnectionError(f"{method} {path}: reading the error: {exc}") from exc
             finally:
                 await response.aclose()
+        secret = request_headers.get(_KEY_HEADER)
         _scrub(response)
-        status_error = _status_error(response)
+        status_error = _status_error(response, secret)
         if logger.isEnabledFor(logging.INFO):
             logger.info("%s %s failed: %s", method, path, status_error)
         raise status_error
@@ -535,8 +544,33 @@ def _timeout_extension(timeout: Timeout) -> dict[str, float | None]:
     }
 
 
+def _header_problem(where: str, name: object, value: object) -> str | None:
+    """Why ``name: value`` cannot be sent as a header (None if it can); never quotes the value.
+
+    Checked here so that a CR or LF (header injection) is a caller's error, not a "connection
+    error" that retry and circuit-breaker code would read as an outage.
+    """
+    if not isinstance(name, str) or not _HEADER_NAME.fullmatch(name):
+        return f"{where}: {name!r} is not a valid header name (letters, digits and !#$%&'*+-.^_`|~)"
+    if not isinstance(value, str):
+        return f"{where}[{name!r}] must be a str, not {type(value).__name__}"
+    if not _HEADER_VALUE.fullmatch(value):
+        return (
+            f"{where}[{name!r}] cannot be sent: it contains CR, LF, NUL or another control "
+            "character, or starts or ends with whitespace (value not shown)"
+        )
+    return None
+
+
 def _merge_extra(headers: Mapping[str, str] | None, extra: Mapping[str, str]) -> Mapping[str, str]:
-    for name in extra:
+    if not isinstance(extra, Mapping):
+        raise InvalidArgumentTypeError(
+            f"extra_headers must be a mapping of str to str, not {type(extra).__name__}"
+        )
+    for name, value in extra.items():
+        problem = _header_problem("extra_headers", name, value)
+        if problem is not None:
+            raise InvalidRequestError(problem)
         if name.lower() in _PROTECTED:
             raise InvalidRequestError(f"extra_headers may not set {name}")
     if not headers:
@@ -548,6 +582,11 @@ def _check_idempotency_key(value: object) -> None:
     if not isinstance(value, str) or not value or len(value) > _MAX_IDEMPOTENCY_KEY:
         raise InvalidRequestError(
             f"idempotency_key must be a string of 1 to {_MAX_IDEMPOTENCY_KEY} characters"
+        )
+    if not _HEADER_VALUE.fullmatch(value):
+        raise InvalidRequestError(
+            "idempotency_key cannot be sent as a header: it contains CR, LF, NUL or another "
+            "control character, or starts or ends with whitespace"
         )
 
 
@@ -576,7 +615,30 @@ def _backoff_hook(
     return hook
 
 
-def _status_error(response: httpx.Response) -> APIStatusError:
+def _mask_secret(response: httpx.Response, secret: str) -> None:
+    """Replace the key wherever the server quoted it: the body (plain and JSON-escaped), headers.
+
+    Error trackers record ``str(exc)``, ``exc.body`` and the response: none may carry the key.
+    """
+    masked = redact_key(secret)
+    content = response.content
+    for form in {secret, msgspec.json.encode(secret).decode()[1:-1]}:
+        needle = form.encode()
+        if needle in content:
+            content = content.replace(needle, masked.encode())
+    if content is not response.content:
+        response._content = content
+        response.__dict__.pop("_text", None)  # (httpx caches the decoded text)
+    raw = response.headers.raw
+    if any(secret.encode() in value for _, value in raw):
+        response.headers = httpx.Headers(
+            [(name, value.replace(secret.encode(), masked.encode())) for name, value in raw]
+        )
+
+
+def _status_error(response: httpx.Response, secret: str | None = None) -> APIStatusError:
+    if secret and len(secret) >= 4:
+        _mask_secret(response, secret)
     content = response.content
     code = ""
     message = ""

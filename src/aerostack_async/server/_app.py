@@ -29,6 +29,7 @@ from ._config import ServerConfig
 from ._errors import ApiError, validation_error
 from ._idempotency import MAX_KEY_LENGTH, StoredResponse, hash_body, scope_of
 from ._idempotency import SCHEMA as IDEMPOTENCY_SCHEMA
+from ._json_body import decode_json_body
 from ._projects import Projects, project_of_key
 from ._ratelimit import RateLimiter
 from ._state import ServerState
@@ -38,7 +39,6 @@ logger = logging.getLogger("aerostack_async.server")
 
 KeyKind = Literal["secret", "public"]
 _json_encode = msgspec.json.Encoder().encode
-_json_decode = msgspec.json.Decoder().decode
 
 
 @dataclass
@@ -180,7 +180,7 @@ def _parse_json_object(raw: bytes) -> dict[str, Any]:
     if not raw.strip():
         raise validation_error({"body": ["Required"]}, "Request body must be a JSON object")
     try:
-        data = _json_decode(raw)
+        data = decode_json_body(raw)  # (400, not a 500, for a body nested too deep)
     except msgspec.DecodeError as exc:
         raise validation_error({"body": [str(exc)]}, "Request body is not valid JSON") from None
     if not isinstance(data, dict):
