@@ -541,7 +541,9 @@ class ResultStream(Generic[R]):
 
     Input is read lazily, at most ``read_ahead`` items ahead of the loop, so memory stays flat
     however many items flow through and the input may be endless. A slow loop body slows the
-    reading down (back-pressure) rather than piling up results.
+    reading down (back-pressure) rather than piling up results. An async generator given as
+    input and not read to its end (the loop left early, a failure) is closed (``aclose()``)
+    before the block ends, so its own cleanup runs then; a plain iterator is left as it is.
 
     Iterating without ``async with`` raises ``RuntimeError``; a stream runs once.
     """
@@ -770,16 +772,19 @@ class ResultStream(Generic[R]):
         iterator = items.__aiter__()
         try:
             pending = await iterator.__anext__()
+            while await self._wait_for_room():
+                await self._admit(pending)
+                pending = await iterator.__anext__()
         except StopAsyncIteration:
             return
-        while True:
-            if not await self._wait_for_room():
-                return
-            await self._admit(pending)
-            try:
-                pending = await iterator.__anext__()
-            except StopAsyncIteration:
-                return
+        finally:
+            # Stopped early (a failure, the block left): close an async generator now, so its
+            # own cleanup (a cursor, a file) runs here rather than whenever it is collected
+            # (where trio warns about it). One that ended or raised is closed already.
+            aclose = getattr(iterator, "aclose", None)
+            if aclose is not None:
+                with anyio.CancelScope(shield=True):
+                    await aclose()
 
     async def _wait_for_room(self) -> bool:
         """Wait until the window has room for one more item; False if reading should stop."""
@@ -813,7 +818,7 @@ class ResultStream(Generic[R]):
 
     async def _work(self) -> None:
         chunked = self._chunk_size is not None
-        while True:
+        while not self._halted:
             while not self._queue:
                 if self._source_done or self._halted or self._stopped is not None:
                     return

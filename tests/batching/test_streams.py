@@ -389,3 +389,28 @@ async def test_the_body_s_own_exception_propagates_unwrapped() -> None:
 
     with anyio.fail_after(10), pytest.raises(LookupError):
         await body()
+
+
+async def test_an_async_generator_left_unfinished_is_closed_with_the_block() -> None:
+    closed = []
+
+    async def feed() -> AsyncIterator[int]:
+        try:
+            n = 0
+            while True:
+                await anyio.lowlevel.checkpoint()
+                yield n
+                n += 1
+        finally:
+            closed.append(True)
+
+    async def work(item: int) -> int:
+        await anyio.lowlevel.checkpoint()
+        return item
+
+    async with stream_concurrently(work, feed(), concurrency=4) as results:
+        async for result in results:
+            if result == 10:
+                break
+        assert closed == []  # still being read while the block runs
+    assert closed == [True]
