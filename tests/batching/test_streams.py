@@ -418,3 +418,33 @@ async def test_an_async_generator_left_unfinished_is_closed_with_the_block() -> 
                 break
         assert closed == []  # still being read while the block runs
     assert closed == [True]
+
+
+async def test_two_streams_share_one_limiter_and_an_async_progress_callback_works() -> None:
+    limiter = anyio.CapacityLimiter(3)
+    running = most = 0
+    reports: list[tuple[int, int | None]] = []
+
+    async def work(item: int) -> int:
+        nonlocal running, most
+        running += 1
+        most = max(most, running)
+        await anyio.sleep(0.001)
+        running -= 1
+        return item
+
+    async def progress(done: int, total: int | None) -> None:
+        await anyio.lowlevel.checkpoint()
+        reports.append((done, total))
+
+    async with (
+        stream_concurrently(work, range(40), concurrency=limiter, on_progress=progress) as a,
+        stream_concurrently(work, iter(range(40)), concurrency=limiter) as b,
+    ):
+        first = [r async for r in a]
+        second = [r async for r in b]
+
+    assert first == second == list(range(40))
+    assert most <= 3
+    assert [done for done, _ in reports] == list(range(1, 41))
+    assert {total for _, total in reports} == {40}
