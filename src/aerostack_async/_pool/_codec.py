@@ -88,6 +88,8 @@ class Codec(Protocol):
 
     head: ResponseHead | None
     complete: bool
+    continued: bool
+    """Whether this exchange has received ``100 Continue`` (reset by :meth:`start`)."""
 
     def start(self, prepared: object) -> bytes:
         """Begin an exchange: the bytes of the request head."""

@@ -28,12 +28,13 @@ _DONE = h11.DONE
 class H11Codec:
     """A connection's h11 state machine behind the :class:`~._codec.Codec` interface."""
 
-    __slots__ = ("_chunks", "_eof", "_fed", "_h", "complete", "head")
+    __slots__ = ("_chunks", "_eof", "_fed", "_h", "complete", "continued", "head")
 
     def __init__(self) -> None:
         self._h = h11.Connection(h11.CLIENT, max_incomplete_event_size=MAX_HEAD_SIZE)
         self.head: ResponseHead | None = None
         self.complete = False
+        self.continued = False
         self._eof = False
         self._fed = 0  # bytes received before the head: informational responses count too
         self._chunks: list[bytes] = []
@@ -43,6 +44,7 @@ class H11Codec:
         assert isinstance(prepared, h11.Request)
         self.head = None
         self.complete = False
+        self.continued = False
         self._fed = 0
         return self._send(prepared)
 
@@ -91,7 +93,10 @@ class H11Codec:
                     )
                 elif kind is h11.EndOfMessage:
                     self.complete = True
-                elif kind is not h11.InformationalResponse:  # pragma: no cover - h11 raises first
+                elif kind is h11.InformationalResponse:
+                    if event.status_code == 100:  # type: ignore[union-attr]
+                        self.continued = True
+                else:  # pragma: no cover - h11 raises first
                     raise RemoteProtocolFailure(f"unexpected {event!r}")
         except h11.RemoteProtocolError as exc:
             raise RemoteProtocolFailure(str(exc)) from None

@@ -39,6 +39,13 @@ ONE_WRITE_LIMIT = 64 * 1024
 
 _IO_ERRORS = (anyio.BrokenResourceError, anyio.ClosedResourceError, OSError)
 
+EXPECT_CONTINUE_WAIT = 1.0
+"""Seconds to wait for ``100 Continue`` before sending the body anyway (RFC 9110, 10.1.1)."""
+
+
+class BodyWithheld(Exception):
+    """The server answered (or closed) before ``100 Continue``: the body was never sent."""
+
 
 class Connection:
     """An open connection to one origin: its byte stream and the protocol state on it."""
@@ -166,6 +173,10 @@ async def _send_request(
                 await stream.send(head + codec.body(content) + codec.end())
             else:
                 await stream.send(head)
+                if expects_continue(request):
+                    refused = await _await_continue(codec, stream)
+                    if refused is not None:
+                        return refused
                 await stream.send(codec.body(content))
                 end = codec.end()
                 if end:
@@ -180,6 +191,10 @@ async def _send_request(
         await stream.send(codec.start(prepared))
     except _IO_ERRORS as exc:
         return exc
+    if expects_continue(request):
+        refused = await _await_continue(codec, stream)
+        if refused is not None:
+            return refused
     scope.deadline = math.inf
     chunks = body.__aiter__()
     try:
@@ -206,6 +221,36 @@ async def _send_request(
             await stream.send(end)
         except _IO_ERRORS as exc:
             return exc
+    return None
+
+
+def expects_continue(request: httpx.Request) -> bool:
+    """Whether the request asks the server to accept its head before the body goes out."""
+    expect: str = request.headers.get("expect", "")
+    return expect.lower() == "100-continue"
+
+
+async def _await_continue(codec: Codec, stream: anyio.abc.ByteStream) -> BaseException | None:
+    """After the head of an ``Expect: 100-continue`` request: None if the body should follow.
+
+    Otherwise what stopped it: the server's final answer came first (a 401 for a wrong key, a
+    413 for a file too large), or it closed, or the socket failed. Then the body is never sent,
+    which is the point: a refused upload costs a round trip, not its size. A server that ignores
+    the header gets the body after :data:`EXPECT_CONTINUE_WAIT` seconds.
+    """
+    with anyio.move_on_after(EXPECT_CONTINUE_WAIT):
+        while not codec.continued:
+            if codec.head is not None:
+                return BodyWithheld("the server answered before the request body was sent")
+            try:
+                data = await stream.receive(READ_SIZE)
+            except anyio.EndOfStream:
+                data = b""
+            except _IO_ERRORS as exc:
+                return exc
+            codec.feed(data)
+            if not data:
+                return BodyWithheld("the server closed the connection before the request body")
     return None
 
 

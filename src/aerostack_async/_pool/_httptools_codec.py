@@ -74,12 +74,14 @@ class HttptoolsCodec:
         "_reason",
         "_remaining",
         "complete",
+        "continued",
         "head",
     )
 
     def __init__(self) -> None:
         self.head: ResponseHead | None = None
         self.complete = False
+        self.continued = False
         self._chunks: list[bytes] = []
         self._keep_alive = False
 
@@ -91,6 +93,7 @@ class HttptoolsCodec:
         self._parser = httptools.HttpResponseParser(self)
         self.head = None
         self.complete = False
+        self.continued = False
         self._chunks = []
         self._headers: list[tuple[bytes, bytes]] = []
         self._reason = b""
@@ -213,6 +216,8 @@ class HttptoolsCodec:
         if 100 <= status < 200 and status != 101:
             # Informational (100 Continue, 103 Early Hints): skipped, the real response follows.
             self._informational = True
+            if status == 100:
+                self.continued = True
             self._headers = []
             self._reason = b""
             return

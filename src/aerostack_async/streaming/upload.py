@@ -88,6 +88,10 @@ def guess_content_type(key: str) -> str:
     return guessed or "application/octet-stream"
 
 
+EXPECT_CONTINUE_OVER = 1024 * 1024
+"""Bodies larger than this (or of unknown size) ask for ``100 Continue`` before being sent."""
+
+
 class SourceSizeMismatchError(InvalidRequestError):
     """The source produced a different number of bytes than its declared or measured size.
 
@@ -219,11 +223,15 @@ class MultipartUpload:
 
     @property
     def headers(self) -> dict[str, str]:
-        """``Content-Type`` (with the boundary) and, when known, ``Content-Length``."""
+        """``Content-Type`` (with the boundary), ``Content-Length`` when known, and
+        ``Expect: 100-continue`` when the body is large or of unknown size, so that a refused
+        upload (a wrong key, a file too large) is answered before the body goes out."""
         headers = {"Content-Type": f"multipart/form-data; boundary={self.boundary}"}
         length = self.content_length
         if length is not None:
             headers["Content-Length"] = str(length)
+        if length is None or length > EXPECT_CONTINUE_OVER:
+            headers["Expect"] = "100-continue"
         return headers
 
     @property
