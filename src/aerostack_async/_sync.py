@@ -131,6 +131,7 @@ class _LoopThread:
         self.owner = owner
         self._lock = threading.Lock()
         self._portal: BlockingPortal | None = None
+        self._hop: _Hop | None = None
         self._stopped: Future[None] | None = None
         self._root: Any = None
         self._root_open = False
@@ -156,7 +157,7 @@ class _LoopThread:
             if self.closed:
                 raise SyncClientClosedError(f"this {self.owner} client is closed")
             if self._portal is None:
-                portal, stopped = _start_portal(self._backend, self._backend_options)
+                portal, stopped, hop = _start_portal(self._backend, self._backend_options)
                 try:
                     if not self._root_open:
                         self._root = portal.call(self._enter_root)
@@ -167,6 +168,7 @@ class _LoopThread:
                     _stop_portal(portal, stopped, wait=True)
                     raise
                 self._stopped = stopped
+                self._hop = hop
                 self._portal = portal
                 _OPEN.add(self)
             return self._portal
@@ -191,17 +193,12 @@ class _LoopThread:
 
     def call(self, func: Callable[..., Any], *args: Any) -> Any:
         """Run ``func(*args)`` (sync or async) on the loop and return its result here."""
-        portal = self._ensure_started()
-        if self.closed:
+        self._ensure_started()
+        hop = self._hop
+        if self.closed or hop is None:
             raise SyncClientClosedError(f"this {self.owner} client is closed")
         _check_no_running_loop(self.owner, self._thread_id)
-        future = portal.start_task_soon(func, *args)
-        try:
-            return future.result()
-        except BaseException:
-            # Ctrl-C (or any other interruption) while waiting: cancel the work on the loop.
-            future.cancel()
-            raise
+        return hop.call(func, args)
 
     def wrap_async_context_manager(self, acm: Any) -> AbstractContextManager[Any]:
         """A sync context manager that enters and exits ``acm`` in one task on the loop."""
@@ -226,6 +223,7 @@ class _LoopThread:
                 # Streams left open by other threads must not keep the loop alive.
                 _stop_portal(portal, stopped, wait=True)
                 self._portal = None
+                self._hop = None
                 self._root = None
 
     def abandon(self) -> None:
@@ -254,6 +252,7 @@ class _LoopThread:
         """In a forked child: the loop thread was the parent's; start a new one on first use."""
         self._lock = threading.Lock()  # it may have been held by a thread the child lacks
         self._portal = None
+        self._hop = None
         self._stopped = None
         self._thread_id = None
 
@@ -274,19 +273,20 @@ _OPEN: Final[weakref.WeakSet[_LoopThread]] = weakref.WeakSet()
 
 def _start_portal(
     backend: str, backend_options: dict[str, Any] | None
-) -> tuple[BlockingPortal, Future[None]]:
-    """A blocking portal on a new event loop in a new daemon thread, and the loop's end.
+) -> tuple[BlockingPortal, Future[None], _Hop]:
+    """A blocking portal on a new event loop in a new daemon thread, the loop's end, and the
+    light hop onto that loop.
 
     anyio's ``start_blocking_portal`` does the same as a context manager whose exit joins the
     thread; the daemon thread and the returned future let ``abandon`` and the exit hook stop the
     loop without joining anything.
     """
-    ready: Future[BlockingPortal] = Future()
+    ready: Future[tuple[BlockingPortal, _Hop]] = Future()
     stopped: Future[None] = Future()
 
     async def serve() -> None:
         async with BlockingPortal() as portal:
-            ready.set_result(portal)
+            ready.set_result((portal, _Hop(backend)))
             await portal.sleep_until_stopped()
 
     def run() -> None:
@@ -301,7 +301,85 @@ def _start_portal(
 
     thread = threading.Thread(target=run, name=f"aerostack-{backend}-loop", daemon=True)
     thread.start()
-    return ready.result(), stopped
+    portal, hop = ready.result()
+    return portal, stopped, hop
+
+
+class _Pending:
+    """One call made through a :class:`_Hop`: run as its own task on the loop."""
+
+    __slots__ = ("args", "cancelled", "func", "future", "scope")
+
+    def __init__(self, func: Callable[..., Any], args: tuple[Any, ...]) -> None:
+        self.func = func
+        self.args = args
+        self.future: Future[Any] = Future()
+        self.scope: anyio.CancelScope | None = None
+        self.cancelled = False
+
+    async def run(self) -> None:
+        future = self.future
+        with anyio.CancelScope() as scope:
+            self.scope = scope
+            if self.cancelled:
+                scope.cancel()
+            try:
+                result = self.func(*self.args)
+                if inspect.isawaitable(result):
+                    result = await result
+            except BaseException as exc:  # handed to the caller's thread, whole
+                # Not re-raised: the caller gets it; on trio a system task must not raise.
+                future.set_exception(exc)
+                return
+            future.set_result(result)
+
+    def cancel(self) -> None:
+        """On the loop: cancel the call, whether its task has started or not."""
+        self.cancelled = True
+        if self.scope is not None:
+            self.scope.cancel()
+
+
+class _Hop:
+    """The sync facade's way onto the portal's loop for one call: one thread-safe callback that
+    starts a task, and the caller waiting on a ``concurrent.futures.Future``.
+
+    ``BlockingPortal.start_task_soon`` costs three thread handoffs a call (schedule the spawn,
+    wait for it to be spawned in the portal's task group, wait for the result); this costs two.
+    It runs on the same loop as the portal (built on the loop thread, from its running loop), so
+    the facade is still one loop serving every thread. Created on the loop thread.
+    """
+
+    __slots__ = ("_spawn", "_submit")
+
+    def __init__(self, backend: str) -> None:
+        if backend == "asyncio":  # (uvloop too)
+            from ._pool._asyncio_stream import loop_hooks
+
+            submit, create_task = loop_hooks()
+            self._submit: Callable[..., object] = submit
+            self._spawn: Callable[[Callable[[], Any]], object] = lambda run: create_task(run())
+        else:
+            import trio.lowlevel
+
+            self._submit = trio.lowlevel.current_trio_token().run_sync_soon
+            self._spawn = trio.lowlevel.spawn_system_task
+
+    def call(self, func: Callable[..., Any], args: tuple[Any, ...]) -> Any:
+        """Run ``func(*args)`` (sync or async) on the loop and return (or raise) its outcome."""
+        pending = _Pending(func, args)
+        try:
+            self._submit(self._spawn, pending.run)
+        except RuntimeError:  # the loop has stopped (closed under us from another thread)
+            raise SyncClientClosedError("the client's event loop has stopped") from None
+        try:
+            return pending.future.result()
+        except BaseException:
+            if not pending.future.done():
+                # Ctrl-C (or any other interruption) while waiting: cancel the work on the loop.
+                with contextlib.suppress(RuntimeError):
+                    self._submit(pending.cancel)
+            raise
 
 
 def _stop_portal(portal: BlockingPortal, stopped: Future[None], *, wait: bool) -> None:

@@ -29,6 +29,7 @@ from anyio.streams.tls import TLSListener
 
 from aerostack_async._pool import AsyncPoolTransport
 from aerostack_async._pool._codec import PARSER_ENV
+from aerostack_async._pool._transport import STREAM_ENV
 
 
 @dataclass
@@ -251,12 +252,27 @@ def parser(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> s
     return request.param  # type: ignore[no-any-return]
 
 
+STREAMS = ["native", "socket"]
+
+
+@pytest.fixture(params=STREAMS, autouse=True)
+def pool_stream(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """On asyncio every test runs on the asyncio-native stream and on the portable socket one."""
+    monkeypatch.setenv(STREAM_ENV, "auto" if request.param == "native" else "socket")
+    return request.param  # type: ignore[no-any-return]
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """httpx's own transport does not use our parser: run it once, not once per parser."""
+    """httpx's own transport does not use our parser or stream, and trio has one stream: run
+    those once, not once per parser or stream."""
     keep, drop = [], []
     for item in items:
         params = getattr(getattr(item, "callspec", None), "params", {})
-        if params.get("kind") == "httpx" and params.get("parser") != PARSERS[0]:
+        backend = params.get("anyio_backend", (None,))[0]
+        if (params.get("kind") == "httpx" and params.get("parser") != PARSERS[0]) or (
+            params.get("pool_stream", STREAMS[0]) != STREAMS[0]
+            and (params.get("kind") == "httpx" or backend != "asyncio")
+        ):
             drop.append(item)
         else:
             keep.append(item)

@@ -104,7 +104,7 @@ async def test_the_first_address_that_accepts_wins() -> None:
     async with listener, anyio.create_task_group() as tg:
         tg.start_soon(listener.serve, lambda stream: stream.aclose())
         with anyio.fail_after(5):
-            stream = await _connect_first(targets, "example")
+            stream = SocketStream(await _connect_first(targets, "example"))
         assert stream.extra(anyio.abc.SocketAttribute.remote_address)[1] == port
         await stream.aclose()
         tg.cancel_scope.cancel()

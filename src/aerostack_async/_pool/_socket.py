@@ -24,7 +24,7 @@ import anyio
 import anyio.abc
 import anyio.lowlevel
 
-__all__ = ["SocketStream", "connect_tcp"]
+__all__ = ["SocketStream", "connect_socket", "connect_tcp"]
 
 YIELD_EVERY = 16
 """Calls in a row that did not wait before one yields to the event loop."""
@@ -161,7 +161,13 @@ class SocketStream(anyio.abc.ByteStream):
 
 
 async def connect_tcp(host: str, port: int) -> SocketStream:
-    """Connect to ``host:port``, trying its addresses as RFC 8305 says (happy eyeballs).
+    """Connect to ``host:port`` (see :func:`connect_socket`) as a :class:`SocketStream`."""
+    return SocketStream(await connect_socket(host, port))
+
+
+async def connect_socket(host: str, port: int) -> socket.socket:
+    """A connected non-blocking TCP socket to ``host:port``, its addresses tried as RFC 8305 says
+    (happy eyeballs).
 
     Raises OSError (the last failure) if no address accepts the connection.
     """
@@ -178,9 +184,9 @@ async def connect_tcp(host: str, port: int) -> SocketStream:
     return await _connect_first(targets, host)
 
 
-async def _connect_first(targets: list[tuple[int, tuple[object, ...]]], host: str) -> SocketStream:
+async def _connect_first(targets: list[tuple[int, tuple[object, ...]]], host: str) -> socket.socket:
     """Race the addresses, each starting when the previous failed or after a short delay."""
-    winner: SocketStream | None = None
+    winner: socket.socket | None = None
     errors: list[OSError] = []
 
     async def attempt(target: tuple[int, tuple[object, ...]], failed: anyio.Event) -> None:
@@ -225,7 +231,7 @@ def _interleave(
     return mixed
 
 
-async def _connect_one(family: int, address: tuple[object, ...]) -> SocketStream:
+async def _connect_one(family: int, address: tuple[object, ...]) -> socket.socket:
     sock = socket.socket(family, socket.SOCK_STREAM)
     try:
         sock.setblocking(False)
@@ -239,4 +245,4 @@ async def _connect_one(family: int, address: tuple[object, ...]) -> SocketStream
     except BaseException:
         sock.close()
         raise
-    return SocketStream(sock)
+    return sock

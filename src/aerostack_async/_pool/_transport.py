@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
+import functools
+import os
 import ssl
 import time
 import urllib.request
 from collections.abc import Mapping
 from datetime import timedelta
-from typing import Any
+from typing import Any, cast
 
 import anyio
 import anyio.abc
 import httpx
 from anyio.streams.tls import TLSStream
 
+from ._asyncio_stream import connect as asyncio_connect
+from ._asyncio_stream import on_asyncio
 from ._codec import Dialect, ResponseHead, dialect
 from ._fork import track
 from ._http11 import (
@@ -27,7 +31,11 @@ from ._http11 import (
     release,
 )
 from ._slots import Origin, Slots, SlotTimeout
-from ._socket import connect_tcp
+from ._socket import SocketStream, connect_tcp
+
+STREAM_ENV = "AEROSTACK_POOL_STREAM"
+"""``auto`` (the default: the asyncio-native stream on asyncio, the socket stream on trio) or
+``socket`` (the portable socket stream everywhere, to compare or to rule the native one out)."""
 
 DEFAULT_LIMITS = httpx.Limits(max_connections=100, max_keepalive_connections=20, keepalive_expiry=5)
 """httpx's own defaults, so that swapping transports changes nothing but the speed."""
@@ -55,6 +63,34 @@ def pool_applies(*, http2: bool = False, proxy: object = None, trust_env: bool =
         if any(proxies.get(scheme) for scheme in ("http", "https", "all")):
             return False
     return True
+
+
+def default_ssl_context(verify: str | bool, cert: Any, trust_env: bool) -> ssl.SSLContext:
+    """The SSL context httpx would build for these settings, shared by the process.
+
+    Cached by everything that can change it: the verification setting, the client certificate
+    and, with ``trust_env``, ``SSL_CERT_FILE`` and ``SSL_CERT_DIR`` (read now, so changing them
+    later gives later transports a new context). Loading the CA bundle costs 15-20 ms of CPU;
+    without this every new client paid it on its first HTTPS request.
+    """
+    env = (os.environ.get("SSL_CERT_FILE"), os.environ.get("SSL_CERT_DIR")) if trust_env else None
+    try:
+        return _cached_ssl_context(verify, cert, trust_env, env)
+    except TypeError:  # an unhashable cert (a list, say): build it, uncached
+        return _new_ssl_context(verify, cert, trust_env)
+
+
+@functools.lru_cache(maxsize=16)
+def _cached_ssl_context(
+    verify: str | bool, cert: Any, trust_env: bool, env: tuple[str | None, str | None] | None
+) -> ssl.SSLContext:
+    return _new_ssl_context(verify, cert, trust_env)
+
+
+def _new_ssl_context(verify: str | bool, cert: Any, trust_env: bool) -> ssl.SSLContext:
+    context = httpx.create_ssl_context(verify=verify, cert=cert, trust_env=trust_env)
+    context.set_alpn_protocols(["http/1.1"])  # ours to configure; a caller's context is not
+    return context
 
 
 def _response(
@@ -137,6 +173,7 @@ class AsyncPoolTransport(httpx.AsyncBaseTransport):
         self._cert = cert
         self._trust_env = trust_env
         self._ssl_context: ssl.SSLContext | None = None
+        self._native_stream = os.environ.get(STREAM_ENV, "auto") != "socket"
         self._limits = limits
         self._slots: Slots[Connection] = self._new_slots()
         self._connections: set[Connection] = set()
@@ -276,11 +313,23 @@ class AsyncPoolTransport(httpx.AsyncBaseTransport):
     ) -> Connection:
         scheme, raw_host, port = origin
         host = raw_host.decode("ascii")
+        tls = scheme == b"https"
         try:
             with anyio.fail_after(connect_timeout):
+                if self._native_stream and on_asyncio():
+                    # asyncio (uvloop too): a protocol-fed stream, TLS by asyncio's transport.
+                    native = await asyncio_connect(host, port, self._tls_context() if tls else None)
+                    # Its own reuse check knows the peer closed with no syscall, under TLS too.
+                    return Connection(
+                        native,
+                        origin,
+                        self._connections,
+                        self._dialect.codec(),
+                        cast("SocketStream", native),  # the same interface (has_unread, forget)
+                    )
                 tcp = await connect_tcp(host, port)
                 stream: anyio.abc.ByteStream = tcp
-                if scheme == b"https":
+                if tls:
                     try:
                         stream = await TLSStream.wrap(
                             tcp,
@@ -301,15 +350,16 @@ class AsyncPoolTransport(httpx.AsyncBaseTransport):
         return Connection(stream, origin, self._connections, self._dialect.codec(), tcp)
 
     def _tls_context(self) -> ssl.SSLContext:
-        # Built on first use: loading the CA bundle costs milliseconds that plain-HTTP clients
-        # (such as one talking to the local emulator) should not pay.
+        # Built on first use, so plain-HTTP clients (such as one talking to the local emulator)
+        # never load the CA bundle; and shared by every transport of the process with the same
+        # settings, so only the first HTTPS client pays the milliseconds of loading it.
         context = self._ssl_context
         if context is None:
-            context = httpx.create_ssl_context(
-                verify=self._verify, cert=self._cert, trust_env=self._trust_env
-            )
-            if not isinstance(self._verify, ssl.SSLContext):
-                context.set_alpn_protocols(["http/1.1"])  # ours to configure; a caller's is not
+            verify = self._verify
+            if isinstance(verify, ssl.SSLContext):
+                context = verify  # the caller's, used as it is (ALPN is theirs to configure)
+            else:
+                context = default_ssl_context(verify, self._cert, self._trust_env)
             self._ssl_context = context
         return context
 
