@@ -88,6 +88,13 @@ BENCHMARKS = (
         "batches and time to first token through a 25 ms-each-way latency proxy",
     ),
     Benchmark(
+        "refused_upload",
+        "bench_refused_upload.py",
+        (),
+        ("--size-mib", "64", "--seed-size-mib", "48"),
+        "a 1 GiB upload refused (wrong key, too large): time to fail and bytes sent",
+    ),
+    Benchmark(
         "emulator_load",
         "emulator_load.py",
         (),
@@ -662,6 +669,31 @@ def section_streaming(data: dict[str, Any]) -> list[str]:
     return out
 
 
+def section_refused_upload(data: dict[str, Any]) -> list[str]:
+    out = [
+        "## A refused upload",
+        "",
+        f"`bench_refused_upload.py`: a {_size(data['size_mib'])} upload with a wrong key, and one "
+        f"over the emulator's {data['limit_mib']} MiB limit, through a byte-counting forwarder "
+        "(the seed SDK holds its file in memory, so it sends a smaller one). With "
+        "`Expect: 100-continue` our pool sends the head and waits for the go-ahead.",
+        "",
+    ]
+    rows = [
+        [
+            case["case"],
+            row["client"],
+            row["outcome"],
+            f"{row['seconds'] * 1000:,.1f}",
+            f"{row['sent_bytes'] / 1024:,.1f}",
+        ]
+        for case in data["cases"]
+        for row in case["rows"]
+    ]
+    out += _table(["case", "client", "answer", "ms to fail", "KiB sent"], rows, right={3, 4})
+    return out
+
+
 def section_emulator(load: dict[str, Any] | None, upload: dict[str, Any] | None) -> list[str]:
     out = ["## The emulator", ""]
     if load:
@@ -735,6 +767,7 @@ def render_report(results: dict[str, Any], chart: Path | None, out_dir: Path) ->
         "batching": section_batching,
         "streaming": section_streaming,
         "latency": section_latency,
+        "refused_upload": section_refused_upload,
     }
     for name, section in sections.items():
         data = _data(results, name)
