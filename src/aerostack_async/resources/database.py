@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import AsyncIterable, Awaitable, Callable, Iterable, Mapping, Sequence
 from typing import Any, Literal, TypeVar, overload
 
 from .._options import CallOptions, Unpack
@@ -10,10 +10,13 @@ from ..batching import (
     ChunkItemError,
     Concurrency,
     ProgressCallback,
+    ResultStream,
+    StreamProgressCallback,
     check_items,
     client_concurrency,
     per_call_options,
     run_prepared,
+    stream_prepared,
 )
 from ..errors import BadRequestError, InvalidRequestError
 from ..models._base import decoder_for
@@ -25,7 +28,7 @@ from ..models.database import (
     QueryRequest,
     QueryResult,
 )
-from ._base import Resource, check_list, check_str, convert, encode_body
+from ._base import Resource, check_sql_params, check_str, convert, encode_body
 
 __all__ = ["MAX_BATCH_QUERIES", "Database"]
 
@@ -36,7 +39,7 @@ _BATCH = decoder_for(BatchResult)
 
 
 def _params(value: object) -> list[Any] | None:
-    return None if value is None else check_list("params", value)
+    return None if value is None else check_sql_params("params", value)
 
 
 def _query(value: object) -> Query:
@@ -46,7 +49,7 @@ def _query(value: object) -> Query:
     query = convert(name, value, Query)
     check_str(f"{name}.sql", query.sql)
     if query.params is not None:
-        check_list(f"{name}.params", query.params)
+        check_sql_params(f"{name}.params", query.params)
     return query
 
 
@@ -113,7 +116,9 @@ class Database(Resource):
         A failing statement raises ``BadRequestError`` with code ``DB_QUERY_FAILED``. Every
         call carries an Idempotency-Key (a statement may write), so a retry never runs it twice.
         """
-        body = encode_body(QueryRequest(sql=check_str("sql", sql), params=_params(params)))
+        body = encode_body(
+            QueryRequest(sql=check_str("sql", sql), params=_params(params)), floats_checked=True
+        )
         decoder = _ROWS if row_type is None else decoder_for(QueryResult[row_type])
         return await self._transport.request(
             "POST", "/db/query", body, decoder, mutating=True, options=options
@@ -177,17 +182,8 @@ class Database(Resource):
                 f"{MAX_BATCH_QUERIES}, one after another"
             )
 
-        async def chunk(checked: list[Query]) -> list[BatchItemResult]:
-            body = encode_body(BatchRequest(queries=checked))
-            answer: BatchResult = await self._transport.request(
-                "POST", "/db/batch", body, _BATCH, mutating=True, options=call_options
-            )
-            if not answer.success:
-                raise _failed_statement(answer)
-            return answer.results
-
         results = await run_prepared(
-            chunk,
+            self._batch_chunk(call_options),
             listed,
             _query,
             name="queries",
@@ -201,3 +197,82 @@ class Database(Resource):
         if return_exceptions:
             return results
         return BatchResult(results=results, success=True)
+
+    def _batch_chunk(
+        self, call_options: CallOptions
+    ) -> Callable[[list[Query]], Awaitable[list[BatchItemResult]]]:
+        async def chunk(checked: list[Query]) -> list[BatchItemResult]:
+            body = encode_body(BatchRequest(queries=checked), floats_checked=True)
+            answer: BatchResult = await self._transport.request(
+                "POST", "/db/batch", body, _BATCH, mutating=True, options=call_options
+            )
+            if not answer.success:
+                raise _failed_statement(answer)
+            return answer.results
+
+        return chunk
+
+    @overload
+    def batch_stream(
+        self,
+        queries: Iterable[Query | Mapping[str, Any] | str]
+        | AsyncIterable[Query | Mapping[str, Any] | str],
+        *,
+        concurrency: Concurrency | None = None,
+        on_progress: StreamProgressCallback | None = None,
+        return_exceptions: Literal[False] = False,
+        read_ahead: int | None = None,
+        **options: Unpack[CallOptions],
+    ) -> ResultStream[BatchItemResult]: ...
+    @overload
+    def batch_stream(
+        self,
+        queries: Iterable[Query | Mapping[str, Any] | str]
+        | AsyncIterable[Query | Mapping[str, Any] | str],
+        *,
+        concurrency: Concurrency | None = None,
+        on_progress: StreamProgressCallback | None = None,
+        return_exceptions: bool,
+        read_ahead: int | None = None,
+        **options: Unpack[CallOptions],
+    ) -> ResultStream[BatchItemResult | Exception]: ...
+    def batch_stream(
+        self,
+        queries: Iterable[Query | Mapping[str, Any] | str]
+        | AsyncIterable[Query | Mapping[str, Any] | str],
+        *,
+        concurrency: Concurrency | None = None,
+        on_progress: StreamProgressCallback | None = None,
+        return_exceptions: bool = False,
+        read_ahead: int | None = None,
+        **options: Unpack[CallOptions],
+    ) -> ResultStream[BatchItemResult] | ResultStream[BatchItemResult | Exception]:
+        """:meth:`batch` with ``atomic=False`` as a stream: statements read lazily, one
+        :class:`~aerostack_async.models.BatchItemResult` yielded per statement, in order.
+
+        Statements go in transactions of up to 25, **each its own transaction**, one after
+        another unless ``concurrency`` says otherwise (see :meth:`batch`). A transaction takes
+        the statements waiting when it starts, so a slow input makes smaller transactions;
+        use :meth:`batch` when statements must commit together. Use it in ``async with``::
+
+            async with client.database.batch_stream(inserts()) as results:
+                async for result in results:
+                    ...
+
+        A failing statement stops the stream: every statement of earlier transactions has been
+        yielded, and the loop raises ``BatchError`` naming that statement (its transaction was
+        rolled back). See :class:`~aerostack_async.batching.ResultStream`.
+        """
+        return stream_prepared(
+            self._batch_chunk(per_call_options(options)),
+            queries,
+            _query,
+            name="queries",
+            chunk_size=MAX_BATCH_QUERIES,
+            concurrency=1
+            if concurrency is None
+            else client_concurrency(concurrency, self._transport),
+            return_exceptions=return_exceptions,
+            on_progress=on_progress,
+            read_ahead=read_ahead,
+        )
