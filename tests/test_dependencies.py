@@ -56,6 +56,7 @@ CALLED_BY_THEIR_OWNER = {
     "trio": "imported only where sniffio says the running event loop is trio's",
     "pytest": "pytest_plugin.py: a pytest plugin, imported by pytest (its pytest11 entry point)",
     "pytest_asyncio": "pytest_plugin.py: only where pytest-asyncio's own plugin is running",
+    "opentelemetry": "_tracing.py: only once the application has imported opentelemetry.trace",
 }
 
 
