@@ -200,6 +200,23 @@ def _idempotency_key(request: Request) -> str | None:
     return key
 
 
+def _log_request(request: Request, status: int, request_id: str) -> None:
+    """One line per request, with the caller's W3C trace context when it sent one.
+
+    A client that traces sends ``traceparent``; logging it (and our request id beside it) lets
+    the emulator's log be joined to the caller's trace. ``--access-log`` turns these lines on.
+    """
+    traceparent = request.headers.get("traceparent")
+    logger.info(
+        "%s %s %d request %s traceparent %s",
+        request.method,
+        request.url.path,
+        status,
+        request_id,
+        traceparent if traceparent and len(traceparent) <= 128 else "-",
+    )
+
+
 def _as_response(result: Any, status: int) -> Response:
     return result if isinstance(result, Response) else json_response(result, status)
 
@@ -220,6 +237,8 @@ def _endpoint(op: Operation, gate: _Gate) -> Any:
                 ApiError(500, "INTERNAL_ERROR", f"Internal error (request {request_id})")
             )
         response.headers["X-Request-ID"] = request_id
+        if logger.isEnabledFor(logging.INFO):
+            _log_request(request, response.status_code, request_id)
         return response
 
     async def _handle(request: Request, request_id: str) -> Response:

@@ -116,6 +116,15 @@ def serve(config: ServerConfig) -> None:
         f"  data: {'in memory (discarded at exit)' if config.memory else state.data_dir}",
         flush=True,
     )
+    if config.access_log:
+        # The emulator's own request lines (with the caller's traceparent) beside uvicorn's.
+        import logging
+
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("%(levelname)s:     %(message)s"))
+        server_logger = logging.getLogger("aerostack_async.server")
+        server_logger.addHandler(handler)
+        server_logger.setLevel(logging.INFO)
     server = uvicorn.Server(
         uvicorn.Config(
             app,
