@@ -326,7 +326,7 @@ def create_app(config: ServerConfig, state: ServerState | None = None) -> Starle
     modules = _load_modules()
     schema = IDEMPOTENCY_SCHEMA + "".join(module.schema for module in modules)
     state.platform.run_sync(lambda conn: conn.executescript(schema))
-    background = [_sweep_idempotency] + [
+    background = [_sweep_idempotency, _flush_idempotency] + [
         module.background for module in modules if module.background is not None
     ]
     projects = Projects(state, schema, background)
@@ -379,6 +379,10 @@ def create_app(config: ServerConfig, state: ServerState | None = None) -> Starle
 def _tls_context() -> ssl.SSLContext:
     # Building one costs tens of milliseconds; in-process emulators (one per test) share it.
     return httpx.create_ssl_context()
+
+
+async def _flush_idempotency(state: ServerState) -> None:
+    await state.idempotency.flush_forever()
 
 
 async def _sweep_idempotency(state: ServerState) -> None:

@@ -3,6 +3,13 @@
 A repeat with the same body gets the stored response back byte for byte with
 ``Idempotent-Replayed: true``; the same key with a different body is 422. Requests with the
 same key wait for each other, so two concurrent retries never both run.
+
+Keeping a response costs the request nothing it must wait for: the response is kept in memory at
+once (a replay finds it there) and its row is queued to ride along with the database's next
+group-commit trip (another request's, see ``routes/_coalesce.py``). If no trip comes within
+:data:`FLUSH_AFTER` seconds, :meth:`IdempotencyStore.flush_forever` (a background task) runs one;
+closing the store writes whatever is still queued. Before this, a mutating call with an
+``Idempotency-Key`` took two worker-thread trips (the operation, then the record) to a read's one.
 """
 
 from __future__ import annotations
@@ -12,12 +19,15 @@ import sqlite3
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from typing import Any
 
 import anyio
 
 from ._sqlite import SqliteStore
 
 TTL_SECONDS = 24 * 3600
+FLUSH_AFTER = 0.005
+"""Seconds a kept response waits for another request's database trip before one of its own."""
 MAX_KEY_LENGTH = 255
 
 SCHEMA = """
@@ -65,6 +75,10 @@ class IdempotencyStore:
         self._store = store
         self._locks: dict[str, tuple[anyio.Lock, int]] = {}
         self._known: dict[str, float] | None = None
+        # Kept but maybe not yet written: served from here until their row is in the database.
+        self._pending: dict[str, tuple[StoredResponse, float]] = {}
+        self._queued: list[tuple[str, StoredResponse, float, Any]] = []
+        self._wake = anyio.Event()
 
     async def _index(self) -> dict[str, float]:
         if self._known is None:
@@ -83,7 +97,8 @@ class IdempotencyStore:
         """Serialise requests that share ``scope``."""
         lock, users = self._locks.get(scope, (None, 0))
         if lock is None:
-            lock = anyio.Lock()
+            # fast_acquire: an uncontended key (the common case) takes no extra loop turn.
+            lock = anyio.Lock(fast_acquire=True)
         self._locks[scope] = (lock, users + 1)
         try:
             async with lock:
@@ -100,6 +115,9 @@ class IdempotencyStore:
         stored_at = (await self._index()).get(scope)
         if stored_at is None or stored_at <= now - TTL_SECONDS:
             return None
+        pending = self._pending.get(scope)
+        if pending is not None:
+            return pending[0]
 
         def read(conn: sqlite3.Connection) -> StoredResponse | None:
             row = conn.execute(
@@ -114,23 +132,63 @@ class IdempotencyStore:
         return await self._store.run(read)
 
     async def put(self, scope: str, response: StoredResponse, now: float) -> None:
-        """Keep ``response`` for ``scope``."""
+        """Keep ``response`` for ``scope``: in memory now, in the database with the next trip."""
+        index = await self._index()
+        row = (scope, response.body_hash, response.status, response.content_type, response.body)
 
         def write(conn: sqlite3.Connection) -> None:
             conn.execute(
-                "INSERT OR REPLACE INTO idempotency VALUES (?, ?, ?, ?, ?, ?)",
-                (
-                    scope,
-                    response.body_hash,
-                    response.status,
-                    response.content_type,
-                    response.body,
-                    now,
-                ),
+                "INSERT OR REPLACE INTO idempotency VALUES (?, ?, ?, ?, ?, ?)", (*row, now)
             )
 
-        await self._store.run(write)
-        (await self._index())[scope] = now
+        self._pending[scope] = (response, now)
+        index[scope] = now
+        operation = self._coalescer().defer(write)
+        self._queued.append((scope, response, now, operation))
+        self._wake.set()
+
+    def _coalescer(self) -> Any:
+        from .routes._coalesce import coalescer  # (routes import the app, which imports us)
+
+        return coalescer(self._store)
+
+    async def flush(self) -> None:
+        """Write what is still queued (leading a trip if none has taken it), then forget it."""
+        queued, self._queued = self._queued, []
+        if not queued:
+            return
+        try:
+            for _, _, _, operation in queued:
+                await self._coalescer().finish(operation)
+        finally:
+            for scope, response, now, operation in queued:
+                if not operation.done:
+                    self._queued.append((scope, response, now, operation))
+                elif operation.error is None and self._pending.get(scope) == (response, now):
+                    del self._pending[scope]
+
+    async def flush_forever(self) -> None:
+        """The background task: flush what waited :data:`FLUSH_AFTER` seconds for a trip."""
+        while True:
+            await self._wake.wait()
+            self._wake = anyio.Event()
+            await anyio.sleep(FLUSH_AFTER)
+            await self.flush()
+
+    def close(self) -> None:
+        """Write anything still queued, now, on this thread (the store is about to close)."""
+        queued, self._queued = self._queued, []
+        rows = [
+            (scope, r.body_hash, r.status, r.content_type, r.body, now)
+            for scope, r, now, operation in queued
+            if not operation.done
+        ]
+        if rows:
+            self._store.run_sync(
+                lambda conn: conn.executemany(
+                    "INSERT OR REPLACE INTO idempotency VALUES (?, ?, ?, ?, ?, ?)", rows
+                )
+            )
 
     async def sweep(self, now: float) -> None:
         """Forget responses older than 24 h."""

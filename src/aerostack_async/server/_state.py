@@ -116,6 +116,7 @@ class ServerState:
 
     def close(self, *, delete: bool = False) -> None:
         """Close the stores; a ``--memory`` data directory (or, with ``delete``, any) is deleted."""
+        self.idempotency.close()  # rows still queued for the next trip are written first
         self.platform.close()
         self.database.close()
         if self._temporary or delete:

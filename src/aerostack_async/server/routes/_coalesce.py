@@ -68,6 +68,22 @@ class Coalescer:
         result, or raise its exception."""
         operation = _Operation(fn)
         self._queue.append(operation)
+        await self.finish(operation)
+        if operation.error is not None:
+            raise operation.error
+        return cast(T, operation.result)
+
+    def defer(self, fn: Callable[[sqlite3.Connection], T]) -> _Operation[T]:
+        """Queue ``fn(conn)`` to ride along with the next trip, without starting one.
+
+        Whoever runs the next trip runs it too; :meth:`finish` runs it if nobody has yet.
+        """
+        operation = _Operation(fn)
+        self._queue.append(operation)
+        return operation
+
+    async def finish(self, operation: _Operation[Any]) -> None:
+        """Until ``operation`` has run: wait for the trip under way, or lead the next one."""
         while not operation.done:
             if self._busy:
                 assert self._trip_done is not None
@@ -87,9 +103,6 @@ class Coalescer:
                     queued.done = True
                 self._busy = False
                 self._trip_done.set()
-        if operation.error is not None:
-            raise operation.error
-        return cast(T, operation.result)
 
 
 def coalescer(store: SqliteStore) -> Coalescer:
