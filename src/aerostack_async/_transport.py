@@ -1,26 +1,25 @@
-"""The one place that speaks HTTP: build the request, send it, retry, map errors, log.
+"""What is the same on every path down to the socket: headers, keys, retries, deadlines, errors.
 
-Everything above this module deals in bytes and msgspec types; only this module (and the
-streaming helpers it hands an open response to) touches httpx.
-
-Per call, the hot path builds an ``httpx.Request`` from a prebuilt URL and header list with the
-already-encoded body and sends it. It skips ``client.post(url, json=...)``'s URL merging, header
-merging and JSON encoding, which cost a large share of a request's CPU. On a client we built over
-our own pool, a call whose response is read whole goes straight to the pool
-(``AsyncPoolTransport.fetch``), past ``AsyncClient.send()``'s auth, redirect and cookie layers,
-none of which such a client uses; everything else goes through ``client.send()``.
-The first attempt runs without any retry machinery; only a retryable failure hands the call to
-stamina, which then drives backoff (``Retry-After`` honoured up to a cap) for the remaining
-attempts. A cancel scope enforces the total deadline over all attempts.
+``Transport`` builds each attempt's :class:`~aerostack_async._wire.WireRequest` (the client's
+prebuilt headers, the call's own: a per-call key, the Idempotency-Key, ``extra_headers``; the
+already-encoded body; the timeouts) and sends it through the client's :mod:`~aerostack_async._wire`
+adapter: our pool, or an ``httpx.AsyncClient``. One response type comes back either way
+(:class:`~aerostack_async._wire.WireResponse`), and the adapter has already mapped its failures
+into our error tree (with ``APIConnectionError.retryable``). Here, the same on both adapters:
+idempotency keys, retries (the first attempt runs without any retry machinery; only a retryable
+failure hands the call to stamina, which drives backoff with ``Retry-After`` honoured up to a
+cap), the total deadline (a cancel scope over all attempts), the debug log line, and status →
+typed error. ``_attempt`` does one attempt in three steps: build, send, check the status.
 
 Hooks for the streaming, upload and download helpers
 ----------------------------------------------------
 ``Transport.stream(method, path, *, content=None, headers=None, mutating=True, options=None)``
-is an async context manager yielding an open ``httpx.Response`` whose status is 2xx. A non-2xx
-status raises the same typed error as :meth:`Transport.request` (its small body is read first)
-before anything is yielded. Retries and the total deadline apply only until the response
-headers arrive: once yielded, the response is never retried, and leaving the ``async with``
-(normally, by error or by cancellation) closes it so its connection goes back to the pool.
+is an async context manager yielding an open :class:`~aerostack_async._wire.WireResponse`
+whose status is 2xx; read its body with ``aiter_bytes()``. A non-2xx status raises the same
+typed error as :meth:`Transport.request` (its small body is read first) before anything is
+yielded. Retries and the total deadline apply only until the response headers arrive: once
+yielded, the response is never retried, and leaving the ``async with`` (normally, by error or by
+cancellation) closes it so its connection goes back to the pool.
 
 ``content`` (for ``request`` and ``stream``) is either the encoded body as ``bytes`` or a
 zero-argument factory returning an ``AsyncIterable[bytes]`` (a multipart body, say). The factory
@@ -48,8 +47,9 @@ import msgspec
 
 from ._logging import logger, redact_key
 from ._options import CallOptions, Limits, RetryPolicy, Timeout, coerce_timeout
-from ._pool._transport import Fetched
 from ._version import __version__
+from ._wire import KEY_HEADER as _KEY_HEADER
+from ._wire import Wire, WireRequest, WireResponse, wire_for
 from .errors import (
     APIConnectionError,
     APIStatusError,
@@ -65,9 +65,6 @@ from .errors import (
 if TYPE_CHECKING:
     from ._pool import AsyncPoolTransport
 
-_Reply = httpx.Response | Fetched
-"""What one attempt returns: a response, or (on our pool) a plain 2xx body read whole."""
-
 __all__ = ["USER_AGENT", "BodyFactory", "KeySource", "Transport"]
 
 T = TypeVar("T")
@@ -80,7 +77,6 @@ BodyFactory = Callable[[], AsyncIterable[bytes]]
 
 USER_AGENT = f"aerostack-async/{__version__} python/{platform.python_version()}"
 
-_KEY_HEADER = "X-Aerostack-Key"
 # Headers a caller's extra_headers may not set: they carry the key or frame the body.
 _PROTECTED = frozenset(
     {"x-aerostack-key", "authorization", "host", "content-length", "transfer-encoding"}
@@ -94,7 +90,6 @@ _JSON_PATH = re.compile(r"at `(\$[^`]*)`")
 # characters (obs-text included: httpx sends str values as UTF-8), spaces or tabs inside only.
 _HEADER_NAME = re.compile(r"[-!#$%&'*+.^_`|~0-9a-zA-Z]+")
 _HEADER_VALUE = re.compile(r"(?:[^\x00-\x20\x7f](?:[ \t]*[^\x00-\x20\x7f])*)?")
-_httpx_logger = logging.getLogger("httpx")
 
 
 class _Keep:
@@ -129,6 +124,7 @@ class Transport:
         "_retry",
         "_timeout",
         "_urls",
+        "_wire",
         "limits",
     )
 
@@ -149,6 +145,7 @@ class Transport:
         self._http = http
         # Our pool, when it is the transport of a client we built: plain calls go straight to it.
         self._pool = pool
+        self._wire: Wire = wire_for(http, pool)
         # The pool's size when we built the pool (None for a caller's own http_client):
         # batch methods size their fan-out from it.
         self.limits = limits
@@ -193,9 +190,7 @@ class Transport:
             headers[_KEY_HEADER] = api_key
         self._headers = headers
         # When the caller brought their own http_client and no timeout, theirs applies.
-        self._extensions: dict[str, Any] = (
-            {"timeout": _timeout_extension(timeout)} if apply_timeout else {}
-        )
+        self._extensions: dict[str, Any] = _timeout_extension(timeout) if apply_timeout else {}
 
     @property
     def base_url(self) -> str:
@@ -247,11 +242,9 @@ class Transport:
         """Send one call (with retries) and decode its 2xx JSON body with ``decoder``."""
         reply = await self._call(method, path, content, headers, mutating, options, False)
         try:
-            return decoder.decode(reply.body if isinstance(reply, Fetched) else reply.content)
+            return decoder.decode(reply.content)  # type: ignore[arg-type]  # (read whole)
         except msgspec.DecodeError as exc:
-            response = reply.response() if isinstance(reply, Fetched) else reply
-            _scrub(response)
-            raise _validation_error(response, decoder, exc) from exc
+            raise _validation_error(reply.response, decoder, exc) from exc
 
     @asynccontextmanager
     async def stream(
@@ -263,11 +256,9 @@ class Transport:
         headers: Mapping[str, str] | None = None,
         mutating: bool = True,
         options: CallOptions | None = None,
-    ) -> AsyncIterator[httpx.Response]:
+    ) -> AsyncIterator[WireResponse]:
         """An open 2xx response, closed on exit; errors and retries happen before it is yielded."""
         response = await self._call(method, path, content, headers, mutating, options, True)
-        assert isinstance(response, httpx.Response), "only plain calls are fetched whole"
-        _scrub(response)
         try:
             yield response
         finally:
@@ -284,7 +275,7 @@ class Transport:
         mutating: bool,
         options: CallOptions | None,
         stream: bool,
-    ) -> _Reply:
+    ) -> WireResponse:
         timeout = self._timeout
         retry = self._retry
         extensions = self._extensions
@@ -299,7 +290,7 @@ class Transport:
                 )
             if "timeout" in options:
                 timeout = coerce_timeout(options["timeout"], self._timeout)
-                extensions = {"timeout": _timeout_extension(timeout)}
+                extensions = _timeout_extension(timeout)
             if "retry" in options:
                 retry = options["retry"]
             extra = options.get("extra_headers")
@@ -316,7 +307,7 @@ class Transport:
         if url is None:
             url = self._urls[path] = httpx.URL(self._base_url + path)
 
-        def attempt() -> Awaitable[_Reply]:
+        def attempt() -> Awaitable[WireResponse]:
             return self._attempt(
                 method, url, path, content, headers, key, idempotency_key, extensions, stream
             )
@@ -332,12 +323,12 @@ class Transport:
 
     async def _with_retries(
         self,
-        attempt: Callable[[], Awaitable[_Reply]],
+        attempt: Callable[[], Awaitable[WireResponse]],
         policy: RetryPolicy | None,
         deadline: float | None,
         method: str,
         path: str,
-    ) -> _Reply:
+    ) -> WireResponse:
         try:
             return await attempt()
         except (APIConnectionError, APIStatusError) as exc:
@@ -383,108 +374,26 @@ class Transport:
         headers: Mapping[str, str] | None,
         key: str | None,
         idempotency_key: str | None,
-        extensions: dict[str, Any],
+        timeouts: Mapping[str, Any],
         stream: bool,
-    ) -> _Reply:
-        body: AsyncIterable[bytes] | None = None
-        if isinstance(content, bytes):
-            request = httpx.Request(
-                method, url, headers=self._headers, stream=httpx.ByteStream(content),
-                extensions=extensions,
-            )  # fmt: skip
-            request.headers["Content-Length"] = str(len(content))
-        elif content is None:
-            request = httpx.Request(method, url, headers=self._headers, extensions=extensions)
-        else:
-            body = content()
-            # The caller's headers go in at construction, so a Content-Length among them stops
-            # httpx from also framing the iterable body as chunked.
-            merged = httpx.Headers(self._headers)
-            if headers:
-                merged.update(headers)
-                headers = None
-            request = httpx.Request(
-                method, url, headers=merged, content=body, extensions=extensions
-            )
-        request_headers = request.headers
-        if key is not None:
-            request_headers[_KEY_HEADER] = key
-        if idempotency_key is not None:
-            request_headers["Idempotency-Key"] = idempotency_key
-        if headers:
-            for name, value in headers.items():
-                request_headers[name] = value
-
-        debug = logger.isEnabledFor(logging.DEBUG)
-        pool = self._pool
-        started = time.perf_counter() if debug else 0.0
+    ) -> WireResponse:
+        """One attempt: build the request, send it through the wire, check the status."""
+        body = content() if callable(content) else content
+        request = WireRequest(
+            method, url, path, self._headers, _call_headers(headers, key, idempotency_key),
+            body, timeouts,
+        )  # fmt: skip
         try:
-            if pool is not None and not stream:
-                # A client we built has no auth, hooks or redirects to apply, and our calls send
-                # no cookies: AsyncClient.send() would only add cost on this, the hottest path.
-                if self._http.is_closed:
-                    raise RuntimeError("Cannot send a request, as the client has been closed.")
-                fetched = await pool.fetch(request)
-                if _httpx_logger.isEnabledFor(logging.INFO):
-                    # The line httpx's own send() logs, for those who watch the httpx logger.
-                    head = fetched.head
-                    _httpx_logger.info(
-                        'HTTP Request: %s %s "HTTP/%s %d %s"',
-                        method,
-                        request.url,
-                        head.http_version.decode("ascii"),
-                        head.status_code,
-                        head.reason.decode("ascii", "replace"),
-                    )
-                if fetched.plain and 200 <= fetched.status_code < 300 and not debug:
-                    return fetched  # the caller only decodes the body: no httpx.Response needed
-                response = fetched.response()
-            else:
-                response = await self._http.send(request, stream=stream, follow_redirects=False)
-        except httpx.TimeoutException as exc:
-            raise APITimeoutError(_send_failure(method, path, exc, request)) from exc
-        except httpx.TransportError as exc:
-            error = APIConnectionError(_send_failure(method, path, exc, request))
-            # Retrying cannot fix a bad URL scheme, a proxy refusal or our own protocol misuse.
-            error._retryable = isinstance(exc, (httpx.NetworkError, httpx.RemoteProtocolError))  # type: ignore[attr-defined]
-            raise error from exc
-        except httpx.DecodingError as exc:
-            # A body its Content-Encoding cannot undo: the server's fault, and no usable answer.
-            error = APIConnectionError(
-                f"{method} {path}: the response body could not be decoded: {exc}"
-            )
-            error._retryable = False  # type: ignore[attr-defined]
-            raise error from exc
+            response = await self._wire.send(request, stream=stream)
         finally:
-            if body is not None and hasattr(body, "aclose"):
+            # A streamed body's source (a file, say) is closed in this task, not at GC.
+            if body is not None and not isinstance(body, bytes) and hasattr(body, "aclose"):
                 await body.aclose()
-
-        status = response.status_code
-        if debug:
-            logger.debug(
-                "%s %s -> %d in %.1f ms (request %s, idempotency key %s)",
-                method,
-                path,
-                status,
-                (time.perf_counter() - started) * 1000,
-                response.headers.get("x-request-id", "-"),
-                idempotency_key or "-",
-            )
-        if 200 <= status < 300:
+        if logger.isEnabledFor(logging.DEBUG):
+            _log_reply(request, response, idempotency_key)
+        if 200 <= response.status_code < 300:
             return response
-        if stream:
-            try:
-                await response.aread()
-            except httpx.HTTPError as exc:
-                raise APIConnectionError(f"{method} {path}: reading the error: {exc}") from exc
-            finally:
-                await response.aclose()
-        secret = request_headers.get(_KEY_HEADER)
-        _scrub(response)
-        status_error = _status_error(response, secret)
-        if logger.isEnabledFor(logging.INFO):
-            logger.info("%s %s failed: %s", method, path, status_error)
-        raise status_error
+        raise await _status_failure(request, response, stream)
 
     async def _resolve_key(self) -> str:
         source = self._key
@@ -498,30 +407,46 @@ class Transport:
         return f"Transport(base_url={self._base_url!r})"
 
 
-def _scrub(response: httpx.Response) -> None:
-    """Mask the key in the sent request's headers before the response reaches user code.
+def _call_headers(
+    headers: Mapping[str, str] | None, key: str | None, idempotency_key: str | None
+) -> dict[str, str]:
+    """This call's own headers: a key resolved per call, the Idempotency-Key, the caller's."""
+    extra: dict[str, str] = {}
+    if key is not None:
+        extra[_KEY_HEADER] = key
+    if idempotency_key is not None:
+        extra["Idempotency-Key"] = idempotency_key
+    if headers:
+        extra.update(headers)
+    return extra
 
-    The request has gone out; what stays behind is reachable as ``error.raw_response.request``
-    or ``stream.response.request``, where it could be logged.
-    """
-    headers = response.request.headers
-    if _KEY_HEADER in headers:
-        headers[_KEY_HEADER] = redact_key(headers[_KEY_HEADER])
+
+def _log_reply(request: WireRequest, response: WireResponse, idempotency_key: str | None) -> None:
+    logger.debug(
+        "%s %s -> %d in %.1f ms (request %s, idempotency key %s)",
+        request.method,
+        request.path,
+        response.status_code,
+        response.elapsed * 1000,
+        response.request_id or "-",
+        idempotency_key or "-",
+    )
 
 
-def _send_failure(method: str, path: str, exc: Exception, request: httpx.Request) -> str:
-    """The message for a send that failed, with the key masked in it and in ``request``.
-
-    The request stays reachable through the error's ``__cause__``; a protocol library may also
-    quote a header value in its message.
-    """
-    message = f"{method} {path}: {type(exc).__name__}: {exc}"
-    secret = request.headers.get(_KEY_HEADER)
-    if secret:
-        masked = redact_key(secret)
-        message = message.replace(secret, masked)
-        request.headers[_KEY_HEADER] = masked
-    return message
+async def _status_failure(
+    request: WireRequest, response: WireResponse, stream: bool
+) -> APIStatusError:
+    """The typed error for a non-2xx response (a streamed one's small body read first)."""
+    if stream:
+        body = response.aiter_bytes(context=f"{request.method} {request.path}: reading the error")
+        try:
+            await response.aread()
+        finally:
+            await body.aclose()
+    error = _status_error(response.response, request.secret)
+    if logger.isEnabledFor(logging.INFO):
+        logger.info("%s %s failed: %s", request.method, request.path, error)
+    return error
 
 
 def check_api_key(value: object) -> str:
@@ -597,7 +522,7 @@ def _backoff_hook(
 
     def hook(exc: Exception) -> bool | float:
         if isinstance(exc, APIConnectionError):
-            return bool(getattr(exc, "_retryable", True))
+            return exc.retryable
         if not isinstance(exc, APIStatusError):
             return False
         status = exc.status_code

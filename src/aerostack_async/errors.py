@@ -90,11 +90,17 @@ class AerostackError(Exception):
 
 
 class APIConnectionError(AerostackError):
-    """No response arrived: the connection could not be made or broke before a response."""
+    """No response arrived: the connection could not be made or broke before a response.
 
-    def __init__(self, message: str = "No response received") -> None:
+    ``retryable`` says whether sending the request again can help: true for timeouts, resets
+    and broken responses; false for a body that cannot be decoded, an unsupported URL scheme or
+    a request our side refused to send. The client's retry policy reads it.
+    """
+
+    def __init__(self, message: str = "No response received", *, retryable: bool = True) -> None:
         super().__init__(message)
         self.message = message
+        self.retryable = retryable
 
     def __str__(self) -> str:
         return self.message

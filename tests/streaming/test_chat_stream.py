@@ -175,12 +175,6 @@ async def test_aclose_mid_stream_returns_the_connection_and_ends_iteration(
         assert (await client.ai.chat(PROMPT)).text
 
 
-async def test_consecutive_streams_reuse_one_connection(client: AsyncAerostack) -> None:
-    for _ in range(3):
-        async with client.ai.chat_stream(PROMPT, max_tokens=2) as stream:
-            await stream.get_final_text()
-
-
 # --- failures staged by purpose-built servers ------------------------------------------------
 
 SSE_HEAD = http_response(content_type="text/event-stream", chunked=True)
@@ -195,6 +189,23 @@ def frame(content: str, finish: str | None = None) -> bytes:
         "choices": [{"index": 0, "delta": {"content": content}, "finish_reason": finish}],
     }
     return chunk(b"data: " + json.dumps(data).encode() + b"\n\n")
+
+
+async def test_consecutive_streams_reuse_one_connection() -> None:
+    async def handler(conn: Connection) -> None:
+        while True:  # every request on this one connection, until the client closes it
+            await conn.read_request()
+            body = frame("Hel") + frame("lo", "stop") + chunk(b"data: [DONE]\n\n") + chunk(b"")
+            await conn.send(SSE_HEAD + body)
+
+    async with serve(handler) as server, client_for(server.base_url, "sk_x") as client:
+        texts = []
+        for _ in range(3):
+            async with client.ai.chat_stream(PROMPT, max_tokens=2) as stream:
+                texts.append(await stream.get_final_text())
+    assert texts == ["Hello"] * 3
+    assert len(server.requests) == 3
+    assert server.connections == 1  # read to [DONE] and its end, each went back to the pool
 
 
 async def test_2xx_that_is_not_an_event_stream_is_a_protocol_error_never_retried() -> None:

@@ -1,15 +1,19 @@
-"""``client.ai``: chat completions (streaming lives in ``streaming.chat``)."""
+"""``client.ai``: chat completions, whole (``chat``) or streamed (``chat_stream``).
+
+The stream's mechanics (SSE decoding, chunk accumulation) are in :mod:`aerostack_async.streaming`.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from contextlib import AbstractAsyncContextManager
+from typing import TYPE_CHECKING, Any
 
 from .._options import CallOptions, Unpack
 from ..errors import InvalidRequestError
 from ..models._base import decoder_for
 from ..models.ai import ChatCompletion, ChatMessage, ChatRequest, StreamOptions
-from ..streaming.chat import ChatStreamManager, open_chat_stream
+from ..streaming.chat import SSE_REQUEST_HEADERS, ChatStreamManager, check_stream_idle
 from ._base import (
     Resource,
     check_list,
@@ -19,6 +23,9 @@ from ._base import (
     convert,
     encode_body,
 )
+
+if TYPE_CHECKING:
+    from .._wire import WireResponse
 
 __all__ = ["AI", "build_chat_request"]
 
@@ -121,6 +128,21 @@ class AI(Resource):
         request.stream = True
         if include_usage:
             request.stream_options = StreamOptions(include_usage=True)
-        return open_chat_stream(
-            self._transport, encode_body(request), stream_idle=stream_idle, options=options
-        )
+        stream_idle = check_stream_idle(stream_idle)
+        body = encode_body(request)
+        transport = self._transport
+
+        def open_response() -> AbstractAsyncContextManager[WireResponse]:
+            return transport.stream(
+                "POST",
+                "/ai/chat",
+                content=body,
+                headers=SSE_REQUEST_HEADERS,
+                # No Idempotency-Key: a chat has no side effect to protect, and a server never
+                # stores a stream to replay it, so the key would only cost the server a lookup.
+                mutating=False,
+                options=options,
+            )
+
+        # Nothing is sent until the manager is entered.
+        return ChatStreamManager(open_response, stream_idle=stream_idle)

@@ -1,6 +1,12 @@
-"""``client.storage``: objects by key (uploads and downloads stream; see ``streaming``)."""
+"""``client.storage``: objects by key; uploads and downloads stream in constant memory.
+
+The streams' mechanics (multipart bodies, download bodies) are in :mod:`aerostack_async.streaming`.
+"""
 
 from __future__ import annotations
+
+from contextlib import AbstractAsyncContextManager
+from typing import TYPE_CHECKING
 
 from .._options import CallOptions, Unpack
 from ..errors import InvalidRequestError
@@ -19,9 +25,17 @@ from ..models.storage import (
     UploadResult,
     UrlResult,
 )
-from ..streaming.download import DownloadManager, get_object, open_download
-from ..streaming.upload import DEFAULT_CHUNK_SIZE, ProgressCallback, UploadSource, upload_object
+from ..streaming.download import DownloadManager
+from ..streaming.upload import (
+    DEFAULT_CHUNK_SIZE,
+    MultipartUpload,
+    ProgressCallback,
+    UploadSource,
+)
 from ._base import Pages, Resource, check_optional_int, check_optional_str, check_str, encode_body
+
+if TYPE_CHECKING:
+    from .._wire import WireResponse
 
 __all__ = ["MAX_KEY_BYTES", "Storage", "check_storage_key"]
 
@@ -34,6 +48,8 @@ _DELETE = decoder_for(DeleteResult)
 _EXISTS = decoder_for(ExistsResult)
 _METADATA = decoder_for(ObjectMetadata)
 _COPY = decoder_for(CopyResult)
+_UPLOAD = decoder_for(UploadResult)
+_ANY_CONTENT = {"Accept": "*/*"}
 
 
 def check_storage_key(value: object, name: str = "key") -> str:
@@ -170,16 +186,32 @@ class Storage(Resource):
 
             await client.storage.upload("videos/cat.mp4", Path("cat.mp4"), on_progress=print)
         """
-        return await upload_object(
-            self._transport,
+        upload = MultipartUpload(
             check_storage_key(key),
             source,
             content_type=content_type,
             size=size,
             chunk_size=chunk_size,
             on_progress=on_progress,
-            options=options,
         )
+        await upload.prepare()
+        call_options: CallOptions = dict(options)  # type: ignore[assignment]
+        if not upload.replayable_source:
+            # A one-shot stream cannot be sent twice: one attempt, so a failure is never hidden
+            # behind a retry that could only resend part of it.
+            call_options["retry"] = None
+        try:
+            return await self._transport.request(
+                "POST",
+                "/storage/upload",
+                upload.open,
+                _UPLOAD,
+                mutating=True,
+                options=call_options,
+                headers=upload.headers,
+            )
+        finally:
+            await upload.aclose()
 
     def download(self, key: str, **options: Unpack[CallOptions]) -> DownloadManager:
         """``async with`` it for a :class:`~aerostack_async.streaming.Download` of ``key``.
@@ -189,11 +221,27 @@ class Storage(Resource):
             async with client.storage.download("videos/cat.mp4") as download:
                 await download.save("cat.mp4")
         """
-        return open_download(self._transport, check_storage_key(key), options=options)
+        checked = check_storage_key(key)
+        body = encode_body(StorageKeyRequest(key=checked))
+        transport = self._transport
+
+        def open_response() -> AbstractAsyncContextManager[WireResponse]:
+            return transport.stream(
+                "POST",
+                "/storage/get",
+                content=body,
+                headers=_ANY_CONTENT,
+                mutating=False,
+                options=options,
+            )
+
+        # Nothing is sent until the manager is entered.
+        return DownloadManager(open_response, checked)
 
     async def get(self, key: str, **options: Unpack[CallOptions]) -> bytes:
         """The bytes stored under ``key`` (for small objects; use :meth:`download` for big ones).
 
         A missing key raises :class:`~aerostack_async.errors.NotFoundError`.
         """
-        return await get_object(self._transport, check_storage_key(key), options=options)
+        async with self.download(key, **options) as download:
+            return await download.read()

@@ -2,7 +2,10 @@
 
 Each piece is a sans-I/O core with a thin async shell: :class:`SSEDecoder` (bytes in, events
 out) and :class:`ChatAccumulator` (chunks in, final message out) do no I/O;
-:class:`ChatStream`, :class:`MultipartUpload` and :class:`Download` move the bytes.
+:class:`ChatStream`, :class:`MultipartUpload` and :class:`Download` move the bytes. The
+operations that use them (``client.ai.chat_stream``, ``client.storage.upload`` / ``download`` /
+``get``) live with their resources in :mod:`aerostack_async.resources`: no endpoint path is
+named in this package.
 """
 
 from .chat import DEFAULT_STREAM_IDLE, ChatAccumulator, ChatStream, ChatStreamManager

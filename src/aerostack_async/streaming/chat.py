@@ -4,7 +4,9 @@ The protocol part is plain objects: :func:`decode_chat_event` turns one SSE ``da
 into a :class:`~aerostack_async.models.ai.ChatCompletionChunk` (or ``None`` for ``[DONE]``, or
 raises the error an in-stream error frame stands for), and :class:`ChatAccumulator` folds chunks
 into the final text, finish reason and usage. :class:`ChatStream` only adds the I/O: it reads
-the response a chunk at a time, with an idle timeout around each wait for the next event.
+the response a chunk at a time, with an idle timeout around each wait for the next event. On our
+pool it reads the pool's body iterator directly (see :mod:`aerostack_async._wire`), whose
+failures already arrive as our errors.
 
 Example::
 
@@ -20,16 +22,17 @@ from collections import deque
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager
 from types import TracebackType
-from typing import TYPE_CHECKING
 
 import anyio
 import httpx
 import msgspec
 
 from .._logging import redact
+from .._wire import WireRequest, WireResponse, wrap_httpx
 from ..errors import (
     APIConnectionError,
     APIStatusError,
+    APITimeoutError,
     InvalidArgumentTypeError,
     InvalidRequestError,
     StreamIdleTimeout,
@@ -44,20 +47,20 @@ from ..models.ai import (
     ChatStreamErrorFrame,
     Usage,
 )
-from ._close import close_response
 from .sse import ServerSentEvent, SSEDecoder
 
-if TYPE_CHECKING:
-    from .._options import CallOptions
-    from .._transport import Transport
+# For a ChatStream built over a bare httpx.Response (not through the client).
+_UNKNOWN_REQUEST = WireRequest(
+    "POST", httpx.URL("http://localhost/"), "", httpx.Headers(), {}, None, {}
+)
 
 __all__ = [
     "DEFAULT_STREAM_IDLE",
     "ChatAccumulator",
     "ChatStream",
     "ChatStreamManager",
+    "check_stream_idle",
     "decode_chat_event",
-    "open_chat_stream",
     "stream_error",
 ]
 
@@ -215,13 +218,20 @@ class ChatStream:
     """
 
     __slots__ = ("_accumulator", "_body", "_closed", "_decoder", "_done", "_events", "_idle",
-                 "response")  # fmt: skip
+                 "_wire", "response")  # fmt: skip
 
-    def __init__(self, response: httpx.Response, *, stream_idle: float | None = None) -> None:
-        _check_event_stream(response)
-        self.response = response
+    def __init__(
+        self, response: WireResponse | httpx.Response, *, stream_idle: float | None = None
+    ) -> None:
+        if isinstance(response, httpx.Response):
+            response = wrap_httpx(response, _UNKNOWN_REQUEST, 0.0, True)
+        self._wire = response
+        # The HTTP response (status, headers, elapsed; its request's key masked).
+        self.response = response.response
+        _check_event_stream(self.response)
         self._idle = DEFAULT_STREAM_IDLE if stream_idle is None else stream_idle
-        self._body: AsyncIterator[bytes] = response.aiter_bytes()
+        # On our pool, the pool's own body iterator; failures arrive as our errors.
+        self._body = response.aiter_bytes(context="chat stream")
         self._decoder = SSEDecoder()
         self._events: deque[ServerSentEvent] = deque()
         self._accumulator = ChatAccumulator()
@@ -231,8 +241,7 @@ class ChatStream:
     @property
     def request_id(self) -> str | None:
         """The server's ``X-Request-ID`` for this stream, if it sent one."""
-        value: str | None = self.response.headers.get("x-request-id")
-        return value
+        return self._wire.request_id
 
     @property
     def accumulator(self) -> ChatAccumulator:
@@ -272,13 +281,12 @@ class ChatStream:
                         self._end_of_body()
                         return
                     self._events.extend(self._decoder.feed(data))
-        except httpx.TimeoutException as exc:
+        except APITimeoutError as exc:
+            # The wire mapped the read timeout; here it means the stream went idle.
             await self.aclose()
-            raise StreamIdleTimeout(f"chat stream: no data ({type(exc).__name__})") from exc
-        except (httpx.TransportError, httpx.DecodingError) as exc:
-            # (DecodingError: a body its Content-Encoding cannot undo, as on the plain path.)
-            await self.aclose()
-            raise APIConnectionError(f"chat stream broke: {type(exc).__name__}: {exc}") from exc
+            raise StreamIdleTimeout(
+                f"chat stream: no data ({type(exc.__cause__).__name__})"
+            ) from exc.__cause__
         except BaseException:
             await self.aclose()
             raise
@@ -297,7 +305,7 @@ class ChatStream:
                 try:
                     async for _ in self._body:
                         break  # the server should have ended the body; do not wait for more
-                except httpx.HTTPError:
+                except APIConnectionError:
                     pass
         await self.aclose()
 
@@ -336,7 +344,7 @@ class ChatStream:
         self._closed = True
         self._done = True
         self._events.clear()  # closed means finished: nothing more is handed out
-        await close_response(self.response, self._body)
+        await self._body.aclose()
 
     async def __aenter__(self) -> ChatStream:
         return self
@@ -385,13 +393,13 @@ class ChatStreamManager:
 
     def __init__(
         self,
-        open_response: Callable[[], AbstractAsyncContextManager[httpx.Response]],
+        open_response: Callable[[], AbstractAsyncContextManager[WireResponse]],
         *,
         stream_idle: float | None = None,
     ) -> None:
         self._opened = open_response
         self._stream_idle = stream_idle
-        self._stream: tuple[AbstractAsyncContextManager[httpx.Response], ChatStream] | None = None
+        self._stream: tuple[AbstractAsyncContextManager[WireResponse], ChatStream] | None = None
 
     async def __aenter__(self) -> ChatStream:
         if self._stream is not None:
@@ -421,7 +429,7 @@ class ChatStreamManager:
             await manager.__aexit__(exc_type, exc, tb)
 
 
-def _check_event_stream(response: httpx.Response) -> None:
+def _check_event_stream(response: httpx.Response) -> None:  # (a head check: no body read)
     media_type = response.headers.get("content-type", "").partition(";")[0].strip().lower()
     if media_type != "text/event-stream":
         raise StreamProtocolError(
@@ -431,7 +439,7 @@ def _check_event_stream(response: httpx.Response) -> None:
         )
 
 
-async def _read_head(response: httpx.Response, exc: BaseException) -> None:
+async def _read_head(response: WireResponse, exc: BaseException) -> None:
     """Put the start of a wrong body into a StreamProtocolError, for the user to see."""
     if not isinstance(exc, StreamProtocolError):
         return
@@ -443,44 +451,22 @@ async def _read_head(response: httpx.Response, exc: BaseException) -> None:
                 head += piece
                 if len(head) >= _PROTOCOL_ERROR_BODY_LIMIT:
                     break
-    except httpx.HTTPError:
+    except APIConnectionError:
         pass
     finally:
-        await close_response(response, body)
+        await body.aclose()
     exc.body = head[:_PROTOCOL_ERROR_BODY_LIMIT].decode("utf-8", "replace")
 
 
-def open_chat_stream(
-    transport: Transport,
-    body: bytes,
-    *,
-    stream_idle: float | None = None,
-    options: CallOptions | None = None,
-) -> ChatStreamManager:
-    """``POST /ai/chat`` with ``stream: true`` (what ``client.ai.chat_stream`` returns).
-
-    ``body`` is the encoded request with ``stream`` already set. Nothing is sent until the
-    manager is entered.
-    """
+def check_stream_idle(stream_idle: object) -> float | None:
+    """``stream_idle`` if it is None or a positive number of seconds, else a typed error."""
     if stream_idle is not None:
         if isinstance(stream_idle, bool) or not isinstance(stream_idle, (int, float)):
             raise InvalidArgumentTypeError("stream_idle must be a number of seconds or None")
         if not stream_idle > 0:
             raise InvalidRequestError("stream_idle must be positive")
-
-    def open_response() -> AbstractAsyncContextManager[httpx.Response]:
-        return transport.stream(
-            "POST",
-            "/ai/chat",
-            content=body,
-            headers=_SSE_REQUEST_HEADERS,
-            # No Idempotency-Key: a chat has no side effect to protect, and a server never
-            # stores a stream to replay it, so the key would only cost the server a lookup.
-            mutating=False,
-            options=options,
-        )
-
-    return ChatStreamManager(open_response, stream_idle=stream_idle)
+    return stream_idle
 
 
-_SSE_REQUEST_HEADERS = {"Accept": "text/event-stream", "Cache-Control": "no-store"}
+SSE_REQUEST_HEADERS = {"Accept": "text/event-stream", "Cache-Control": "no-store"}
+"""What a request for an event stream sends beside its body."""

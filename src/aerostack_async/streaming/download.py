@@ -17,23 +17,16 @@ import secrets
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager
 from types import TracebackType
-from typing import IO, TYPE_CHECKING
+from typing import IO
 
 import anyio
 import anyio.to_thread
-import httpx
 
-from ..errors import APIConnectionError, APITimeoutError, InvalidRequestError
-from ..models._base import encode
-from ..models.storage import StorageKeyRequest
-from ._close import close_response
+from .._wire import WireResponse
+from ..errors import InvalidRequestError
 from .upload import DEFAULT_CHUNK_SIZE, ProgressCallback, call_progress
 
-if TYPE_CHECKING:
-    from .._options import CallOptions
-    from .._transport import Transport
-
-__all__ = ["Download", "DownloadManager", "get_object", "open_download"]
+__all__ = ["Download", "DownloadManager"]
 
 
 class Download:
@@ -42,13 +35,14 @@ class Download:
     The body can be read once, by :meth:`aiter_bytes` or :meth:`save`.
     """
 
-    __slots__ = ("_body", "_consumed", "key", "response")
+    __slots__ = ("_consumed", "_wire", "key", "response")
 
-    def __init__(self, response: httpx.Response, key: str = "") -> None:
-        self.response = response
+    def __init__(self, response: WireResponse, key: str = "") -> None:
+        self._wire = response
         self.key = key
         self._consumed = False
-        self._body: _Body | None = None
+        # The HTTP response (status, headers, elapsed; its request's key masked).
+        self.response = response.response
 
     @property
     def size(self) -> int | None:
@@ -78,8 +72,7 @@ class Download:
     @property
     def request_id(self) -> str | None:
         """The server's ``X-Request-ID``, if it sent one."""
-        value: str | None = self.response.headers.get("x-request-id")
-        return value
+        return self._wire.request_id
 
     def aiter_bytes(self, chunk_size: int | None = DEFAULT_CHUNK_SIZE) -> AsyncIterator[bytes]:
         """The body in pieces of ``chunk_size`` bytes (the last may be shorter; None: as read).
@@ -94,8 +87,8 @@ class Download:
         if self._consumed:
             raise InvalidRequestError("the download's body was already read")
         self._consumed = True
-        self._body = _Body(self.response, self.response.aiter_bytes(chunk_size), self.key)
-        return self._body
+        # On our pool, the pool's own body iterator; failures arrive as our errors.
+        return self._wire.aiter_bytes(chunk_size, context=f"download of {self.key!r}")
 
     async def read(self) -> bytes:
         """The whole body in memory (for small objects)."""
@@ -161,7 +154,7 @@ class Download:
 
     async def aclose(self) -> None:
         """Close the response early (its connection goes back to the pool)."""
-        await close_response(self.response, self._body._iterator if self._body else None)
+        await self._wire.aclose()
 
     def __repr__(self) -> str:
         return f"<Download key={self.key!r} size={self.size} content_type={self.content_type!r}>"
@@ -170,35 +163,6 @@ class Download:
 def _write_all(file: IO[bytes], pieces: list[bytes]) -> None:
     for piece in pieces:
         file.write(piece)
-
-
-class _Body:
-    """The body iterator: maps httpx's errors to ours; ``aclose`` is deterministic."""
-
-    __slots__ = ("_iterator", "_key", "_response")
-
-    def __init__(self, response: httpx.Response, iterator: AsyncIterator[bytes], key: str) -> None:
-        self._response = response
-        self._iterator = iterator
-        self._key = key
-
-    def __aiter__(self) -> _Body:
-        return self
-
-    async def __anext__(self) -> bytes:
-        try:
-            return await self._iterator.__anext__()
-        except httpx.TimeoutException as exc:
-            raise APITimeoutError(f"download of {self._key!r}: {type(exc).__name__}") from exc
-        except (httpx.TransportError, httpx.DecodingError) as exc:
-            # (DecodingError: a body its Content-Encoding cannot undo, as on the plain path.)
-            raise APIConnectionError(
-                f"download of {self._key!r} broke: {type(exc).__name__}: {exc}"
-            ) from exc
-
-    async def aclose(self) -> None:
-        """Stop reading: close the response (its connection goes back to the pool)."""
-        await close_response(self._response, self._iterator)
 
 
 class DownloadManager:
@@ -211,11 +175,11 @@ class DownloadManager:
     __slots__ = ("_download", "_key", "_manager", "_opened")
 
     def __init__(
-        self, open_response: Callable[[], AbstractAsyncContextManager[httpx.Response]], key: str
+        self, open_response: Callable[[], AbstractAsyncContextManager[WireResponse]], key: str
     ) -> None:
         self._opened = open_response
         self._key = key
-        self._manager: AbstractAsyncContextManager[httpx.Response] | None = None
+        self._manager: AbstractAsyncContextManager[WireResponse] | None = None
         self._download: Download | None = None
 
     async def __aenter__(self) -> Download:
@@ -238,36 +202,3 @@ class DownloadManager:
             await self._download.aclose()
         finally:
             await self._manager.__aexit__(exc_type, exc, tb)
-
-
-def open_download(
-    transport: Transport, key: str, *, options: CallOptions | None = None
-) -> DownloadManager:
-    """``POST /storage/get`` as a stream (what ``client.storage.download`` returns).
-
-    ``key`` must already be checked. Nothing is sent until the manager is entered.
-    """
-    body = encode(StorageKeyRequest(key=key))
-
-    def open_response() -> AbstractAsyncContextManager[httpx.Response]:
-        return transport.stream(
-            "POST",
-            "/storage/get",
-            content=body,
-            headers=_ANY_CONTENT,
-            mutating=False,
-            options=options,
-        )
-
-    return DownloadManager(open_response, key)
-
-
-async def get_object(
-    transport: Transport, key: str, *, options: CallOptions | None = None
-) -> bytes:
-    """The whole object under ``key`` in memory (what ``client.storage.get`` does)."""
-    async with open_download(transport, key, options=options) as download:
-        return await download.read()
-
-
-_ANY_CONTENT = {"Accept": "*/*"}

@@ -1,4 +1,4 @@
-"""The ``/storage/upload`` body: multipart/form-data produced as an async iterator of chunks.
+"""An upload body: multipart/form-data produced as an async iterator of chunks.
 
 Nothing is read ahead: a file is read with anyio in ``chunk_size`` pieces as the transport asks
 for them, so memory stays at about one chunk whatever the size. When the size is known
@@ -34,18 +34,12 @@ from collections.abc import (
     Iterable,
     Iterator,
 )
-from typing import IO, TYPE_CHECKING, Any, TypeAlias
+from typing import IO, Any, TypeAlias
 
 import anyio
 import anyio.to_thread
 
 from ..errors import InvalidArgumentTypeError, InvalidRequestError
-from ..models._base import decoder_for
-from ..models.storage import UploadResult
-
-if TYPE_CHECKING:
-    from .._options import CallOptions
-    from .._transport import Transport
 
 __all__ = [
     "DEFAULT_CHUNK_SIZE",
@@ -55,7 +49,6 @@ __all__ = [
     "UploadSource",
     "call_progress",
     "guess_content_type",
-    "upload_object",
 ]
 
 DEFAULT_CHUNK_SIZE = 1 << 20
@@ -428,46 +421,3 @@ def _measure_file(file_obj: IO[bytes]) -> tuple[int | None, int, bool]:
     end = file_obj.seek(0, os.SEEK_END)
     file_obj.seek(start)
     return end - start, start, True
-
-
-_UPLOAD_RESULT = decoder_for(UploadResult)
-
-
-async def upload_object(
-    transport: Transport,
-    key: str,
-    source: UploadSource,
-    *,
-    content_type: str | None = None,
-    size: int | None = None,
-    chunk_size: int = DEFAULT_CHUNK_SIZE,
-    on_progress: ProgressCallback | None = None,
-    options: CallOptions | None = None,
-) -> UploadResult:
-    """``POST /storage/upload`` streaming ``source`` (what ``client.storage.upload`` does)."""
-    upload = MultipartUpload(
-        key,
-        source,
-        content_type=content_type,
-        size=size,
-        chunk_size=chunk_size,
-        on_progress=on_progress,
-    )
-    await upload.prepare()
-    call_options: CallOptions = dict(options or {})  # type: ignore[assignment]
-    if not upload.replayable_source:
-        # A one-shot stream cannot be sent twice: one attempt, so a failure is never hidden
-        # behind a retry that could only resend part of it.
-        call_options["retry"] = None
-    try:
-        return await transport.request(
-            "POST",
-            "/storage/upload",
-            upload.open,
-            _UPLOAD_RESULT,
-            mutating=True,
-            options=call_options,
-            headers=upload.headers,
-        )
-    finally:
-        await upload.aclose()
