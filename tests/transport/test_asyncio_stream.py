@@ -8,6 +8,7 @@ the shared default SSL context.
 
 from __future__ import annotations
 
+import gc
 import ssl
 
 import anyio
@@ -278,3 +279,51 @@ async def test_a_failed_handshake_is_an_ssl_error_and_leaves_no_socket(
         await stream.send(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
         assert (await stream.receive()).startswith(b"HTTP/1.1 200")
         await stream.aclose()
+
+
+# The first loop's transports cannot be released once it is closed: asyncio warns on collection.
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
+@pytest.mark.filterwarnings("ignore::ResourceWarning")
+def test_a_pool_used_from_a_second_event_loop_opens_new_connections(pool_stream: str) -> None:
+    # One client, two ``anyio.run`` calls (as a script that runs one at a time does): the first
+    # loop's connections cannot serve the second, so they are dropped, not reused.
+    import threading
+
+    from .conftest import response
+
+    served = []
+    listener = __import__("socket").create_server(("127.0.0.1", 0))
+    port = listener.getsockname()[1]
+
+    def serve() -> None:
+        while True:
+            try:
+                conn, _ = listener.accept()
+            except OSError:
+                return
+            served.append(conn)
+
+            def answer(conn=conn) -> None:  # type: ignore[no-untyped-def]
+                with conn:
+                    while conn.recv(65536):
+                        conn.sendall(response(b"ok"))
+
+            threading.Thread(target=answer, daemon=True).start()
+
+    threading.Thread(target=serve, daemon=True).start()
+    transport = AsyncPoolTransport()
+
+    async def get() -> str:
+        client = httpx.AsyncClient(transport=transport)
+        return (await client.get(f"http://127.0.0.1:{port}")).text
+
+    try:
+        assert anyio.run(get) == "ok"
+        assert anyio.run(get) == "ok"
+        assert anyio.run(get, backend="trio") == "ok"
+        assert len(served) == (3 if pool_stream == "native" else 1)
+    finally:
+        listener.close()
+        anyio.run(transport.aclose)
+        del transport
+        gc.collect()  # here, under this test's warning filters, not in some later test

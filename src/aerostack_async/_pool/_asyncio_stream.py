@@ -1,7 +1,7 @@
 """The pool's byte stream on asyncio (uvloop too): an asyncio protocol, TLS by asyncio's transport.
 
 This module is dedicated to the asyncio backend, so it may import asyncio; the pool picks it when
-the running event loop is asyncio's (:func:`on_asyncio`) and keeps :mod:`._socket` (a
+the running event loop is asyncio's (and imports this module only then) and keeps :mod:`._socket` (a
 non-blocking socket waited on with anyio) on trio. Both sit behind the same interface
 (``receive``/``send``/``send_eof``/``aclose``/``close``/``has_unread``/``forget``) and the
 transport conformance suite runs on both.
@@ -34,11 +34,10 @@ from typing import Any, cast
 import anyio
 import anyio.abc
 import anyio.lowlevel
-import sniffio
 
 from ._socket import YIELD_EVERY, connect_socket
 
-__all__ = ["READ_HIGH_WATER", "AsyncioStream", "connect", "loop_hooks", "on_asyncio"]
+__all__ = ["READ_HIGH_WATER", "AsyncioStream", "connect", "loop_hooks"]
 
 READ_HIGH_WATER = 1024 * 1024
 """Unread bytes buffered before the transport stops reading the socket (read flow control)."""
@@ -47,11 +46,6 @@ _READ_LOW_WATER = READ_HIGH_WATER // 4
 
 opened = 0
 """Streams this process has connected (a counter: tests check the asyncio path is taken)."""
-
-
-def on_asyncio() -> bool:
-    """Whether the running event loop is asyncio's (uvloop included), not trio's."""
-    return sniffio.current_async_library() == "asyncio"
 
 
 def loop_hooks() -> tuple[Callable[..., object], Callable[[Coroutine[Any, Any, Any]], object]]:
@@ -67,8 +61,9 @@ class AsyncioStream(anyio.abc.ByteStream, asyncio.Protocol):
     Closing it while another task waits on it wakes that task with ClosedResourceError.
     """
 
-    def __init__(self, sock: socket.socket) -> None:
+    def __init__(self, sock: socket.socket, loop: asyncio.AbstractEventLoop) -> None:
         self._sock = sock  # kept to close just this process's descriptor after a fork
+        self._loop = loop  # its transport lives on this loop, and only this one
         self._transport: asyncio.Transport | None = None
         self._chunks: list[bytes] = []
         self._buffered = 0
@@ -199,7 +194,15 @@ class AsyncioStream(anyio.abc.ByteStream, asyncio.Protocol):
         An idle keep-alive connection should have nothing to read: if it has, the server sent
         something unasked (a 408 before closing, say) or closed it, and it must not be reused.
         """
-        return bool(self._chunks) or self._eof or self._error is not None or self._closed
+        return (
+            bool(self._chunks)
+            or self._eof
+            or self._error is not None
+            or self._closed
+            # Pooled by a client that has since moved to another event loop (a second
+            # ``anyio.run``): its transport belongs to the old one, so it cannot be used.
+            or asyncio._get_running_loop() is not self._loop
+        )
 
     async def send_eof(self) -> None:
         """Close the sending side; the peer sees end of file."""
@@ -219,9 +222,17 @@ class AsyncioStream(anyio.abc.ByteStream, asyncio.Protocol):
         self._closed = True
         self._chunks.clear()
         transport = self._transport
-        if transport is not None:
+        loop = self._loop
+        if transport is None:
+            self._sock.close()
+        elif asyncio._get_running_loop() is loop:
             transport.abort()
+        elif not loop.is_closed():
+            loop.call_soon_threadsafe(transport.abort)  # its own loop, still running elsewhere
         else:
+            # Its loop is gone (a client used by a second ``anyio.run``): asyncio offers no way
+            # to release the transport, so close the socket under it (it may warn when
+            # collected, with a ResourceWarning about an unclosed transport).
             self._sock.close()
         self._wake_reader()
         self._wake_writer()
@@ -256,14 +267,13 @@ async def connect(host: str, port: int, ssl_context: ssl.SSLContext | None = Non
     """
     global opened
     sock = await connect_socket(host, port)
-    stream = AsyncioStream(sock)
+    loop = asyncio.get_running_loop()
+    stream = AsyncioStream(sock, loop)
     options: dict[str, Any] = {}
     if ssl_context is not None:
         options = {"ssl": ssl_context, "server_hostname": host}
     try:
-        transport, _ = await asyncio.get_running_loop().create_connection(
-            lambda: stream, sock=sock, **options
-        )
+        transport, _ = await loop.create_connection(lambda: stream, sock=sock, **options)
     except BaseException:
         if stream._transport is None:
             sock.close()

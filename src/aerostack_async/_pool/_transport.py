@@ -14,10 +14,9 @@ from typing import Any, cast
 import anyio
 import anyio.abc
 import httpx
+import sniffio
 from anyio.streams.tls import TLSStream
 
-from ._asyncio_stream import connect as asyncio_connect
-from ._asyncio_stream import on_asyncio
 from ._codec import Dialect, ResponseHead, dialect
 from ._fork import track
 from ._http11 import (
@@ -316,8 +315,11 @@ class AsyncPoolTransport(httpx.AsyncBaseTransport):
         tls = scheme == b"https"
         try:
             with anyio.fail_after(connect_timeout):
-                if self._native_stream and on_asyncio():
+                if self._native_stream and sniffio.current_async_library() == "asyncio":
                     # asyncio (uvloop too): a protocol-fed stream, TLS by asyncio's transport.
+                    # (Imported here: asyncio is loaded by then, and a trio program never is.)
+                    from ._asyncio_stream import connect as asyncio_connect
+
                     native = await asyncio_connect(host, port, self._tls_context() if tls else None)
                     # Its own reuse check knows the peer closed with no syscall, under TLS too.
                     return Connection(
