@@ -4,6 +4,7 @@ Code written for the seed keeps working when its imports change::
 
     from aerostack import SDK                      ->  from aerostack_async import SDK
     from aerostack.utils import RetryConfig, ...   ->  from aerostack_async.utils import ...
+    from aerostack.httpclient import ...           ->  from aerostack_async.httpclient import ...
     from aerostack import errors                   ->  from aerostack_async import errors
 
 Every seed operation is here twice, ``op`` (blocking) and ``op_async``, taking ``request={...}``
@@ -13,6 +14,12 @@ function of the core client: the ``_async`` form awaits it on the caller's loop;
 form runs it on the sync facade's portal thread (see ``_sync.py``). Responses are the core's
 types, whose attribute names are the seed's (``res.response``, ``res.job_id``, ``res.value``…),
 and errors are the core's classes, which the seed's names alias.
+
+The seed's whole surface lives in this package: ``SDK`` here, its retry settings in
+:mod:`aerostack_async.compat.utils` and its client protocols in
+:mod:`aerostack_async.compat.httpclient` (also importable as ``aerostack_async.utils`` and
+``aerostack_async.httpclient``, the seed's paths). The blocking forms run on the sync facade's
+one loop thread (``_sync._LoopThread``), not a second mechanism of their own.
 """
 
 from __future__ import annotations
@@ -26,24 +33,24 @@ from typing import TYPE_CHECKING, Any, Final, TypedDict, TypeVar
 import anyio.lowlevel
 import msgspec
 
-from . import _sync_surface
-from ._options import CallOptions, RetryPolicy, Unpack
-from ._sync import _LoopThread
-from .errors import ConfigurationError, InvalidArgumentTypeError, InvalidRequestError
-from .models._base import Success
+from .. import _sync_surface
+from .._options import CallOptions, RetryPolicy, Unpack
+from .._sync import _LoopThread
+from ..errors import ConfigurationError, InvalidArgumentTypeError, InvalidRequestError
+from ..models._base import Success
 from .utils import RetryConfig
 
 if TYPE_CHECKING:
     from typing_extensions import Self
 
-    from ._client import AsyncAerostack
-    from .models.ai import ChatCompletion
-    from .models.authentication import AuthResponse
-    from .models.cache import CacheGetResult
-    from .models.database import QueryResult
-    from .models.queue import EnqueueResult
-    from .models.services import InvokeResult
-    from .models.storage import UploadResult
+    from .._client import AsyncAerostack
+    from ..models.ai import ChatCompletion
+    from ..models.authentication import AuthResponse
+    from ..models.cache import CacheGetResult
+    from ..models.database import QueryResult
+    from ..models.queue import EnqueueResult
+    from ..models.services import InvokeResult
+    from ..models.storage import UploadResult
 
 __all__ = ["SDK", "SERVERS", "UNSET", "SeedCallOptions"]
 
@@ -409,7 +416,7 @@ async def _on(
 
 
 def _new_core(kwargs: dict[str, Any]) -> AsyncAerostack:
-    from ._client import AsyncAerostack
+    from .._client import AsyncAerostack
 
     return AsyncAerostack(**kwargs)
 
