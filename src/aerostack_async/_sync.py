@@ -308,36 +308,43 @@ def _start_portal(
 class _Pending:
     """One call made through a :class:`_Hop`: run as its own task on the loop."""
 
-    __slots__ = ("args", "cancelled", "func", "future", "scope")
+    __slots__ = ("args", "cancel_call", "cancelled", "func", "future")
 
     def __init__(self, func: Callable[..., Any], args: tuple[Any, ...]) -> None:
         self.func = func
         self.args = args
         self.future: Future[Any] = Future()
-        self.scope: anyio.CancelScope | None = None
         self.cancelled = False
+        self.cancel_call: Callable[[], object] | None = None  # the task's or scope's cancel()
 
     async def run(self) -> None:
-        future = self.future
-        with anyio.CancelScope() as scope:
-            self.scope = scope
-            if self.cancelled:
-                scope.cancel()
-            try:
-                result = self.func(*self.args)
-                if inspect.isawaitable(result):
-                    result = await result
-            except BaseException as exc:  # handed to the caller's thread, whole
-                # Not re-raised: the caller gets it; on trio a system task must not raise.
-                future.set_exception(exc)
-                return
-            future.set_result(result)
+        """Run the call, its outcome to the future (never raised: on trio this is a system
+        task, and the caller's thread is the one that wants it)."""
+        if self.cancelled:
+            self.future.set_exception(KeyboardInterrupt())
+            return
+        try:
+            result = self.func(*self.args)
+            if inspect.isawaitable(result):
+                result = await result
+        except BaseException as exc:  # handed to the caller's thread, whole
+            self.future.set_exception(exc)
+            return
+        self.future.set_result(result)
+
+    async def run_in_scope(self) -> None:
+        """:meth:`run` in a trio cancel scope that :meth:`cancel` can cancel."""
+        import trio
+
+        with trio.CancelScope() as scope:
+            self.cancel_call = scope.cancel
+            await self.run()
 
     def cancel(self) -> None:
         """On the loop: cancel the call, whether its task has started or not."""
         self.cancelled = True
-        if self.scope is not None:
-            self.scope.cancel()
+        if self.cancel_call is not None:
+            self.cancel_call()
 
 
 class _Hop:
@@ -345,8 +352,9 @@ class _Hop:
     starts a task, and the caller waiting on a ``concurrent.futures.Future``.
 
     ``BlockingPortal.start_task_soon`` costs three thread handoffs a call (schedule the spawn,
-    wait for it to be spawned in the portal's task group, wait for the result); this costs two.
-    It runs on the same loop as the portal (built on the loop thread, from its running loop), so
+    wait for it to be spawned in the portal's task group, wait for the result) and two cancel
+    scopes; this costs two handoffs and no scope (on asyncio the task itself is cancelled). It
+    runs on the same loop as the portal (built on the loop thread, from its running loop), so
     the facade is still one loop serving every thread. Created on the loop thread.
     """
 
@@ -357,22 +365,30 @@ class _Hop:
             from ._pool._asyncio_stream import loop_hooks
 
             submit, create_task = loop_hooks()
+
+            def spawn(pending: _Pending) -> None:
+                task: Any = create_task(pending.run())
+                pending.cancel_call = task.cancel
+
             self._submit: Callable[..., object] = submit
-            self._spawn: Callable[[Callable[[], Any]], object] = lambda run: create_task(run())
+            self._spawn: Callable[[_Pending], object] = spawn
         else:
             import trio.lowlevel
 
+            spawn_system_task = trio.lowlevel.spawn_system_task
             self._submit = trio.lowlevel.current_trio_token().run_sync_soon
-            self._spawn = trio.lowlevel.spawn_system_task
+            self._spawn = lambda pending: spawn_system_task(pending.run_in_scope)
 
     def call(self, func: Callable[..., Any], args: tuple[Any, ...]) -> Any:
         """Run ``func(*args)`` (sync or async) on the loop and return (or raise) its outcome."""
         pending = _Pending(func, args)
         try:
-            self._submit(self._spawn, pending.run)
-        except RuntimeError:  # the loop has stopped (closed under us from another thread)
-            raise SyncClientClosedError("the client's event loop has stopped") from None
-        try:
+            try:
+                self._submit(self._spawn, pending)
+            except RuntimeError:  # the loop has stopped (closed under us from another thread)
+                raise SyncClientClosedError("the client's event loop has stopped") from None
+            # (A Ctrl-C can land as soon as the call is submitted, even before this line: the
+            # loop thread may already be running it.)
             return pending.future.result()
         except BaseException:
             if not pending.future.done():
