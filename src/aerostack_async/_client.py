@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from types import TracebackType
 from typing import TYPE_CHECKING, Literal
 
+from ._constants import ENVIRONMENTS, SERVERS
 from ._logging import redact_key, setup_from_env
 from ._options import (
     DEFAULT_LIMITS,
@@ -35,14 +36,6 @@ if TYPE_CHECKING:
 
 __all__ = ["ENVIRONMENTS", "SERVERS", "AsyncAerostack"]
 
-ENVIRONMENTS: dict[str, str] = {
-    "production": "https://api.aerostack.dev/v1",
-    "local": "http://localhost:8787/v1",
-}
-"""Base URLs by ``environment`` name."""
-
-SERVERS: tuple[str, ...] = ("https://api.aerostack.ai/v1", "http://localhost:8787/v1")
-"""The seed SDK's servers, by ``server_idx``."""
 
 Environment = Literal["production", "local"]
 

@@ -186,8 +186,3 @@ class CallOptions(TypedDict, total=False):
     retry: RetryPolicy | None
     extra_headers: Mapping[str, str]
     idempotency_key: str
-
-
-def call_options(**options: Unpack[CallOptions]) -> CallOptions:
-    """Build a :class:`CallOptions` (a helper for code that forwards options)."""
-    return options

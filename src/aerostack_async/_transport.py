@@ -45,6 +45,7 @@ import anyio
 import httpx
 import msgspec
 
+from ._constants import MAX_IDEMPOTENCY_KEY
 from ._logging import logger, redact_key
 from ._options import CallOptions, Limits, RetryPolicy, Timeout, coerce_timeout
 from ._version import __version__
@@ -83,7 +84,7 @@ _PROTECTED = frozenset(
 )
 _RETRY_STATUSES = frozenset({408, 429})
 _HTTPX_DEFAULTS = frozenset({("accept", "*/*")})
-_MAX_IDEMPOTENCY_KEY = 255
+_MAX_IDEMPOTENCY_KEY = MAX_IDEMPOTENCY_KEY
 _OPTION_NAMES = frozenset(CallOptions.__annotations__)
 _JSON_PATH = re.compile(r"at `(\$[^`]*)`")
 # What HTTP/1.1 (and both our parsers, and h11) accept: a token name; a value of visible

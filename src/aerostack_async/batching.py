@@ -29,7 +29,6 @@ with the batch.
 
 from __future__ import annotations
 
-import inspect
 from collections import deque
 from collections.abc import AsyncIterable, Awaitable, Callable, Iterable, Mapping, Sequence, Sized
 from types import TracebackType
@@ -38,7 +37,8 @@ from typing import Any, Generic, Literal, TypeVar, cast, overload
 import anyio
 from anyio.abc import TaskGroup
 
-from ._options import DEFAULT_LIMITS, CallOptions
+from ._callbacks import ProgressCallback as _ProgressCallback
+from ._callbacks import call_maybe_async, is_async_callable
 from .errors import BatchError, InvalidArgumentTypeError, InvalidItemError, InvalidRequestError
 
 __all__ = [
@@ -60,10 +60,11 @@ R = TypeVar("R")
 ProgressCallback = Callable[[int, int], object]
 """``on_progress(done, total)``: a plain function or an ``async def``; called after each item."""
 
-StreamProgressCallback = Callable[[int, "int | None"], object]
+StreamProgressCallback = _ProgressCallback
 """``on_progress(done, total)`` for streams: ``total`` is None while the input's length is unknown.
 
-A callback that accepts ``int | None`` also serves the list forms."""
+The one meaning of ``on_progress`` (:mod:`aerostack_async._callbacks`); a callback that accepts
+``int | None`` also serves the list forms and uploads and downloads."""
 
 Concurrency = int | anyio.CapacityLimiter
 """How many calls may be in flight: a number, or a limiter shared with other batches."""
@@ -80,27 +81,18 @@ class _Progress:
         self._total = total
         self._done = 0
         # An async callback can be suspended mid-call; the lock keeps calls from overtaking.
-        self._lock = anyio.Lock() if callback is not None and _is_async(callback) else None
+        self._lock = anyio.Lock() if callback is not None and is_async_callable(callback) else None
 
     async def advance(self, count: int) -> None:
         if self._callback is None or count == 0:
             return
         if self._lock is None:
             self._done += count
-            result = self._callback(self._done, self._total)
-            if inspect.isawaitable(result):
-                await result
+            await call_maybe_async(self._callback, self._done, self._total)
             return
         async with self._lock:
             self._done += count
-            result = self._callback(self._done, self._total)
-            if inspect.isawaitable(result):
-                await result
-
-
-def _is_async(callback: Callable[..., object]) -> bool:
-    call = getattr(callback, "__call__", None)  # noqa: B004 (async __call__ of a callable object)
-    return inspect.iscoroutinefunction(callback) or inspect.iscoroutinefunction(call)
+            await call_maybe_async(self._callback, self._done, self._total)
 
 
 def _check_concurrency(concurrency: Concurrency) -> tuple[int, anyio.CapacityLimiter | None]:
@@ -377,115 +369,12 @@ async def _chunked(
     return flat
 
 
-async def run_prepared(
-    fn: Callable[[Any], Awaitable[Any]],
-    items: Iterable[T],
-    prepare: Callable[[T], Any],
-    *,
-    name: str,
-    chunk_size: int | None,
-    concurrency: Concurrency,
-    return_exceptions: bool,
-    on_progress: ProgressCallback | None,
-) -> list[Any]:
-    """Check every item with ``prepare`` before sending anything, then fan out.
-
-    For the client's own batch methods. ``prepare`` turns an item into what ``fn`` sends, or
-    raises ``ValueError``/``TypeError`` for a bad item. In default mode the first bad item raises
-    an :class:`InvalidItemError` (``name[index]`` in its message; the item; the cause) and
-    nothing is sent; with ``return_exceptions=True`` bad items get their error in place and only
-    the good ones are sent.
-    With ``chunk_size`` set, ``fn`` takes a list of prepared items (see :func:`map_chunked`);
-    otherwise one. A ``BatchError`` always names the caller's items, never the prepared ones.
-    """
-    listed = items if isinstance(items, Sequence) else list(items)
-    _check_concurrency(concurrency)
-    prepared: list[Any] = []
-    positions: list[int] = []  # input index of each prepared item (bad ones are left out)
-    results: list[Any] = [None] * len(listed)
-    for index, item in enumerate(listed):
-        try:
-            prepared.append(prepare(item))
-        except (ValueError, TypeError) as exc:
-            if not return_exceptions:
-                raise InvalidItemError(name, index, item, exc) from exc
-            results[index] = exc
-        else:
-            positions.append(index)
-    progress = _Progress(on_progress, len(listed))
-    await progress.advance(len(listed) - len(prepared))  # bad items are done: they will not run
-    # In default mode nothing was left out, so a prepared item's index is its input index.
-    if chunk_size is None:
-        outcomes, failure = await _run(
-            fn,
-            prepared,
-            concurrency=concurrency,
-            return_exceptions=return_exceptions,
-            progress=progress,
-        )
-        if failure is not None:
-            raise BatchError(failure.index, listed[failure.index], failure.error)
-    else:
-        outcomes = await _chunked(
-            fn,
-            prepared,
-            originals=listed,
-            chunk_size=chunk_size,
-            concurrency=concurrency,
-            return_exceptions=return_exceptions,
-            progress=progress,
-        )
-    for position, outcome in zip(positions, outcomes, strict=True):
-        results[position] = outcome
-    return results
-
-
-# -- for the client's own batch methods ------------------------------------------------------
-
-
-def client_concurrency(concurrency: Concurrency | None, transport: object) -> Concurrency:
-    """The concurrency a client batch method uses: the caller's, capped at the pool size.
-
-    ``None`` means as many calls as the pool keeps connections alive (``Limits``:
-    ``max_keepalive_connections``, 20 by default, never above ``max_connections``). More calls
-    in flight than pooled connections would only queue for a connection (and could run into the
-    pool timeout). An int is capped at ``max_connections``; a limiter is used as given.
-
-    Why not more by default, although a batch of one call per item over a real network runs
-    at ``concurrency / round trip``: through a 50 ms round trip (``benchmarks/bench_latency.py``)
-    2,000 enqueues take about 6 s at 20 and 2.5-3 s at 50. But against a key limited to 200
-    requests a second, 50 calls in flight left some calls out of retries (``RateLimitError``)
-    in half the runs, where 20 never did: a default must not fail where a slower one succeeds.
-    Raise ``concurrency`` when the round trip is long and the rate limit allows.
-    """
-    limits = getattr(transport, "limits", None) or DEFAULT_LIMITS
-    ceiling = limits.max_connections or _UNBOUNDED_POOL
-    if concurrency is None:
-        return min(ceiling, limits.max_keepalive_connections or ceiling)
-    _check_concurrency(concurrency)
-    if isinstance(concurrency, anyio.CapacityLimiter):
-        return concurrency
-    return min(concurrency, ceiling)
-
-
-_UNBOUNDED_POOL = 100  # what "no limit" means for a batch's default fan-out
-
-
 def check_items(name: str, value: object) -> Iterable[Any]:
     """``value`` if it is an iterable of items: not a str or bytes, not a single mapping."""
     # A str is iterable too, but get_many("abc") asking for "a", "b", "c" is never meant.
     if isinstance(value, (str, bytes, bytearray, Mapping)) or not isinstance(value, Iterable):
         raise InvalidArgumentTypeError(f"{name} must be an iterable, not {type(value).__name__}")
     return value
-
-
-def per_call_options(options: CallOptions) -> CallOptions:
-    """A batch's call options, refusing an ``idempotency_key`` (each call needs its own)."""
-    if "idempotency_key" in options:
-        raise InvalidRequestError(
-            "a batch cannot share one idempotency_key: every call of it sends its own"
-        )
-    return options
 
 
 # -- streams of results ------------------------------------------------------------------------
@@ -986,37 +875,6 @@ def stream_chunked(
         check_stream_items("items", items),
         prepare=None,
         name="items",
-        chunk_size=chunk_size,
-        concurrency=concurrency,
-        return_exceptions=return_exceptions,
-        on_progress=on_progress,
-        read_ahead=read_ahead,
-    )
-
-
-def stream_prepared(
-    fn: Callable[[Any], Awaitable[Any]],
-    items: Iterable[Any] | AsyncIterable[Any],
-    prepare: Callable[[Any], Any],
-    *,
-    name: str,
-    chunk_size: int | None,
-    concurrency: Concurrency,
-    return_exceptions: bool,
-    on_progress: StreamProgressCallback | None,
-    read_ahead: int | None,
-) -> ResultStream[Any]:
-    """:func:`run_prepared` as a stream, for the client's own ``*_stream`` methods.
-
-    Each item is checked by ``prepare`` as it is read (not all before the first call: the
-    input may be endless). A bad item stops the stream at its position with an
-    :class:`InvalidItemError`, or with ``return_exceptions=True`` takes its error as its result.
-    """
-    return ResultStream(
-        fn,
-        check_stream_items(name, items),
-        prepare=prepare,
-        name=name,
         chunk_size=chunk_size,
         concurrency=concurrency,
         return_exceptions=return_exceptions,

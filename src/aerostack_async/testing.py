@@ -39,13 +39,15 @@ from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
+from ._constants import EMULATOR_API_KEY, EMULATOR_PUBLIC_KEY
+
 if TYPE_CHECKING:
     import httpx
 
     from ._client import AsyncAerostack
 
-DEFAULT_API_KEY = "sk_local_aerostack"
-DEFAULT_PUBLIC_KEY = "pk_local_aerostack"
+DEFAULT_API_KEY = EMULATOR_API_KEY
+DEFAULT_PUBLIC_KEY = EMULATOR_PUBLIC_KEY
 IN_PROCESS_BASE_URL = "http://aerostack.in-process/v1"
 """The base URL of an in-process emulator (no such host: requests never leave the process)."""
 _BANNER = re.compile(r"listening on (http://\S+)")

@@ -246,13 +246,13 @@ async def test_an_answer_for_other_keys_than_asked_is_refused() -> None:
 
 
 async def test_default_fan_out_follows_the_clients_own_pool_size(emulator: Emulator) -> None:
-    from aerostack_async.batching import client_concurrency
+    from aerostack_async._batching import client_concurrency
 
     small = Limits(max_connections=4, max_keepalive_connections=4)
     async with AsyncAerostack(
         api_key=emulator.api_key, base_url=emulator.base_url, limits=small
     ) as client:
-        assert client_concurrency(None, client._transport) == 4
-        assert client_concurrency(50, client._transport) == 4
+        assert client_concurrency(None, client._transport.limits) == 4
+        assert client_concurrency(50, client._transport.limits) == 4
         narrow = client.with_options(retry=None)
-        assert client_concurrency(None, narrow._transport) == 4
+        assert client_concurrency(None, narrow._transport.limits) == 4

@@ -7,7 +7,8 @@ from collections.abc import Sequence
 import pytest
 from anyio.lowlevel import checkpoint
 
-from aerostack_async.batching import ChunkItemError, InvalidItemError, map_chunked, run_prepared
+from aerostack_async._batching import run_prepared
+from aerostack_async.batching import ChunkItemError, InvalidItemError, map_chunked
 from aerostack_async.errors import BatchError, InvalidRequestError
 
 pytestmark = pytest.mark.anyio

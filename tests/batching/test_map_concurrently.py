@@ -9,7 +9,8 @@ import pytest
 from anyio.lowlevel import checkpoint
 
 from aerostack_async import Limits
-from aerostack_async.batching import client_concurrency, map_concurrently
+from aerostack_async._batching import client_concurrency
+from aerostack_async.batching import map_concurrently
 from aerostack_async.errors import BatchError, InvalidArgumentTypeError, InvalidRequestError
 
 pytestmark = pytest.mark.anyio
@@ -286,21 +287,14 @@ async def test_cancelling_the_caller_cancels_every_call_in_flight() -> None:
     assert sorted(cancelled) == [0, 1, 2, 3]
 
 
-class _Pool:
-    """Stands in for a transport: all client_concurrency reads is its ``limits``."""
-
-    def __init__(self, limits: Limits | None) -> None:
-        self.limits = limits
-
-
 def test_client_batches_default_to_the_pools_keepalive_size() -> None:
-    pool = _Pool(Limits(max_connections=8, max_keepalive_connections=3))
+    pool = Limits(max_connections=8, max_keepalive_connections=3)
 
     assert client_concurrency(None, pool) == 3
 
 
 def test_client_batches_never_exceed_the_pools_connections() -> None:
-    pool = _Pool(Limits(max_connections=8, max_keepalive_connections=3))
+    pool = Limits(max_connections=8, max_keepalive_connections=3)
 
     assert client_concurrency(5, pool) == 5
     assert client_concurrency(50, pool) == 8
@@ -309,11 +303,11 @@ def test_client_batches_never_exceed_the_pools_connections() -> None:
 def test_a_limiter_is_used_as_given() -> None:
     async def check() -> None:
         limiter = anyio.CapacityLimiter(500)
-        assert client_concurrency(limiter, _Pool(Limits())) is limiter
+        assert client_concurrency(limiter, Limits()) is limiter
 
     anyio.run(check)
 
 
 def test_without_known_limits_the_default_limits_apply() -> None:
-    assert client_concurrency(None, object()) == 20
-    assert client_concurrency(1_000, _Pool(None)) == 100
+    assert client_concurrency(None, None) == 20
+    assert client_concurrency(1_000, None) == 100

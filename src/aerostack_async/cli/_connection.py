@@ -13,6 +13,7 @@ import os
 from urllib.parse import urlsplit
 
 from .._client import ENVIRONMENTS, AsyncAerostack
+from .._constants import EMULATOR_API_KEY
 from ._output import CLIError
 
 __all__ = [
@@ -24,8 +25,7 @@ __all__ = [
     "resolve_base_url",
 ]
 
-EMULATOR_KEY = "sk_local_aerostack"
-"""The secret key ``aerostack-async serve`` accepts unless told otherwise."""
+EMULATOR_KEY = EMULATOR_API_KEY
 
 LOOPBACK = frozenset({"localhost", "127.0.0.1", "::1"})
 """Host names that mean this machine (where ``aerostack-async serve`` runs)."""

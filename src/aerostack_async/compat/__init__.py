@@ -34,6 +34,7 @@ import anyio.lowlevel
 import msgspec
 
 from .. import _sync_surface
+from .._constants import SERVERS
 from .._options import CallOptions, RetryPolicy, Unpack
 from .._sync import _LoopThread
 from ..errors import ConfigurationError, InvalidArgumentTypeError, InvalidRequestError
@@ -56,7 +57,6 @@ __all__ = ["SDK", "SERVERS", "UNSET", "SeedCallOptions"]
 
 T = TypeVar("T")
 
-SERVERS: Final = ("https://api.aerostack.ai/v1", "http://localhost:8787/v1")
 """The seed's server list: ``server_idx=0`` is production, ``server_idx=1`` the local emulator."""
 
 # Headers the core sets itself (or refuses from callers); a supplied client's copies are dropped.

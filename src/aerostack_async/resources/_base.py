@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 import msgspec
 
+from .._constants import MAX_JSON_DEPTH as _MAX_JSON_DEPTH
 from ..errors import InvalidArgumentTypeError, InvalidRequestError
 from ..models._base import encode
 
@@ -226,7 +227,7 @@ def convert(name: str, value: object, type_: type[S]) -> S:
         raise InvalidRequestError(f"{name} is not a valid {type_.__name__}: {exc}") from exc
 
 
-MAX_JSON_DEPTH = 512
+MAX_JSON_DEPTH = _MAX_JSON_DEPTH
 """The deepest nesting of arrays and objects a request body may have (the body itself is 1).
 
 The emulator refuses deeper bodies with 400 ``VALIDATION_ERROR``; JSON parsers that recurse

@@ -7,17 +7,26 @@ from typing import Any, Literal, overload
 
 import msgspec
 
+from .._batching import (
+    check_items,
+    client_concurrency,
+    per_call_options,
+    run_prepared,
+    stream_prepared,
+)
+from .._constants import (
+    CACHE_MAX_DELETE_MANY,
+    CACHE_MAX_GET_MANY,
+    CACHE_MAX_KEY_BYTES,
+    CACHE_MAX_LIST_LIMIT,
+    CACHE_MAX_SET_MANY,
+)
 from .._options import CallOptions, Unpack
 from ..batching import (
     Concurrency,
     ProgressCallback,
     ResultStream,
     StreamProgressCallback,
-    check_items,
-    client_concurrency,
-    per_call_options,
-    run_prepared,
-    stream_prepared,
 )
 from ..errors import InvalidRequestError, ResponseValidationError
 from ..models import Success
@@ -59,11 +68,11 @@ from ._base import (
 
 __all__ = ["MAX_KEY_BYTES", "Cache"]
 
-MAX_KEY_BYTES = 512
-MAX_GET_MANY = 100
-MAX_SET_MANY = 100
-MAX_DELETE_MANY = 500
-MAX_LIST_LIMIT = 1000
+MAX_KEY_BYTES = CACHE_MAX_KEY_BYTES
+MAX_GET_MANY = CACHE_MAX_GET_MANY
+MAX_SET_MANY = CACHE_MAX_SET_MANY
+MAX_DELETE_MANY = CACHE_MAX_DELETE_MANY
+MAX_LIST_LIMIT = CACHE_MAX_LIST_LIMIT
 _INT64 = 2**63 - 1
 
 _GET = decoder_for(CacheGetResult)
@@ -172,7 +181,7 @@ class Cache(Resource):
             _key,
             name="keys",
             chunk_size=MAX_GET_MANY,
-            concurrency=client_concurrency(concurrency, self._transport),
+            concurrency=client_concurrency(concurrency, self._transport.limits),
             return_exceptions=return_exceptions,
             on_progress=on_progress,
         )
@@ -245,7 +254,7 @@ class Cache(Resource):
             _key,
             name="keys",
             chunk_size=MAX_GET_MANY,
-            concurrency=client_concurrency(concurrency, self._transport),
+            concurrency=client_concurrency(concurrency, self._transport.limits),
             return_exceptions=return_exceptions,
             on_progress=on_progress,
             read_ahead=read_ahead,
@@ -299,7 +308,7 @@ class Cache(Resource):
             lambda entry: _entry(entry, default_ttl),
             name="entries",
             chunk_size=MAX_SET_MANY,
-            concurrency=client_concurrency(concurrency, self._transport),
+            concurrency=client_concurrency(concurrency, self._transport.limits),
             return_exceptions=return_exceptions,
             on_progress=on_progress,
         )
@@ -377,7 +386,7 @@ class Cache(Resource):
             lambda entry: _entry(entry, default_ttl),
             name="entries",
             chunk_size=MAX_SET_MANY,
-            concurrency=client_concurrency(concurrency, self._transport),
+            concurrency=client_concurrency(concurrency, self._transport.limits),
             return_exceptions=return_exceptions,
             on_progress=on_progress,
             read_ahead=read_ahead,
@@ -428,7 +437,7 @@ class Cache(Resource):
             _key,
             name="keys",
             chunk_size=MAX_DELETE_MANY,
-            concurrency=client_concurrency(concurrency, self._transport),
+            concurrency=client_concurrency(concurrency, self._transport.limits),
             return_exceptions=return_exceptions,
             on_progress=on_progress,
         )
@@ -493,7 +502,7 @@ class Cache(Resource):
             _key,
             name="keys",
             chunk_size=MAX_DELETE_MANY,
-            concurrency=client_concurrency(concurrency, self._transport),
+            concurrency=client_concurrency(concurrency, self._transport.limits),
             return_exceptions=return_exceptions,
             on_progress=on_progress,
             read_ahead=read_ahead,

@@ -5,6 +5,14 @@ from __future__ import annotations
 from collections.abc import AsyncIterable, Awaitable, Callable, Iterable, Mapping, Sequence
 from typing import Any, Literal, TypeVar, overload
 
+from .._batching import (
+    check_items,
+    client_concurrency,
+    per_call_options,
+    run_prepared,
+    stream_prepared,
+)
+from .._constants import DATABASE_MAX_BATCH_QUERIES
 from .._options import CallOptions, Unpack
 from ..batching import (
     ChunkItemError,
@@ -12,11 +20,6 @@ from ..batching import (
     ProgressCallback,
     ResultStream,
     StreamProgressCallback,
-    check_items,
-    client_concurrency,
-    per_call_options,
-    run_prepared,
-    stream_prepared,
 )
 from ..errors import BadRequestError, InvalidRequestError
 from ..models._base import decoder_for
@@ -32,7 +35,7 @@ from ._base import Resource, check_sql_params, check_str, convert, encode_body
 
 __all__ = ["MAX_BATCH_QUERIES", "Database"]
 
-MAX_BATCH_QUERIES = 25
+MAX_BATCH_QUERIES = DATABASE_MAX_BATCH_QUERIES
 RowT = TypeVar("RowT")
 _ROWS = decoder_for(QueryResult[dict[str, Any]])
 _BATCH = decoder_for(BatchResult)
@@ -190,7 +193,7 @@ class Database(Resource):
             chunk_size=MAX_BATCH_QUERIES,
             concurrency=1
             if concurrency is None
-            else client_concurrency(concurrency, self._transport),
+            else client_concurrency(concurrency, self._transport.limits),
             return_exceptions=return_exceptions,
             on_progress=on_progress,
         )
@@ -271,7 +274,7 @@ class Database(Resource):
             chunk_size=MAX_BATCH_QUERIES,
             concurrency=1
             if concurrency is None
-            else client_concurrency(concurrency, self._transport),
+            else client_concurrency(concurrency, self._transport.limits),
             return_exceptions=return_exceptions,
             on_progress=on_progress,
             read_ahead=read_ahead,

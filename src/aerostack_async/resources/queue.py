@@ -5,17 +5,20 @@ from __future__ import annotations
 from collections.abc import AsyncIterable, Iterable, Mapping
 from typing import Any, Literal, overload
 
+from .._batching import (
+    check_items,
+    client_concurrency,
+    per_call_options,
+    run_prepared,
+    stream_prepared,
+)
+from .._constants import QUEUE_MAX_LIST_LIMIT
 from .._options import CallOptions, Unpack
 from ..batching import (
     Concurrency,
     ProgressCallback,
     ResultStream,
     StreamProgressCallback,
-    check_items,
-    client_concurrency,
-    per_call_options,
-    run_prepared,
-    stream_prepared,
 )
 from ..errors import InvalidRequestError
 from ..models._base import decoder_for
@@ -42,7 +45,7 @@ from ._base import (
 
 __all__ = ["Queue"]
 
-MAX_LIST_LIMIT = 200
+MAX_LIST_LIMIT = QUEUE_MAX_LIST_LIMIT
 _ENQUEUE = decoder_for(EnqueueResult)
 _JOB = decoder_for(GetJobResult)
 _JOBS = decoder_for(JobsPage)
@@ -142,7 +145,7 @@ class Queue(Resource):
             _job,
             name="jobs",
             chunk_size=None,
-            concurrency=client_concurrency(concurrency, self._transport),
+            concurrency=client_concurrency(concurrency, self._transport.limits),
             return_exceptions=return_exceptions,
             on_progress=on_progress,
         )
@@ -206,7 +209,7 @@ class Queue(Resource):
             _job,
             name="jobs",
             chunk_size=None,
-            concurrency=client_concurrency(concurrency, self._transport),
+            concurrency=client_concurrency(concurrency, self._transport.limits),
             return_exceptions=return_exceptions,
             on_progress=on_progress,
             read_ahead=read_ahead,

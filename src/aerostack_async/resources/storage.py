@@ -8,6 +8,7 @@ from __future__ import annotations
 from contextlib import AbstractAsyncContextManager
 from typing import TYPE_CHECKING
 
+from .._constants import STORAGE_MAX_KEY_BYTES, STORAGE_MAX_LIST_LIMIT, STORAGE_MAX_URL_SECONDS
 from .._options import CallOptions, Unpack
 from ..errors import InvalidRequestError
 from ..models._base import decoder_for
@@ -39,9 +40,9 @@ if TYPE_CHECKING:
 
 __all__ = ["MAX_KEY_BYTES", "Storage", "check_storage_key"]
 
-MAX_KEY_BYTES = 1024
-MAX_LIST_LIMIT = 1000
-MAX_URL_SECONDS = 7 * 24 * 3600
+MAX_KEY_BYTES = STORAGE_MAX_KEY_BYTES
+MAX_LIST_LIMIT = STORAGE_MAX_LIST_LIMIT
+MAX_URL_SECONDS = STORAGE_MAX_URL_SECONDS
 _URL = decoder_for(UrlResult)
 _LIST = decoder_for(StorageListPage)
 _DELETE = decoder_for(DeleteResult)

@@ -20,7 +20,6 @@ Example::
 
 from __future__ import annotations
 
-import inspect
 import io
 import mimetypes
 import os
@@ -39,6 +38,7 @@ from typing import IO, Any, TypeAlias
 import anyio
 import anyio.to_thread
 
+from .._callbacks import ProgressCallback, call_maybe_async
 from ..errors import InvalidArgumentTypeError, InvalidRequestError
 
 __all__ = [
@@ -67,9 +67,6 @@ UploadSource: TypeAlias = (
 """What :meth:`storage.upload` accepts: data, a path, a binary file, or a stream of bytes (async,
 or a plain iterable such as a generator, which is read in a worker thread)."""
 
-ProgressCallback: TypeAlias = Callable[[int, int | None], object]
-"""``on_progress(sent, total)``: file bytes handed to the connection so far, and the size if known.
-It may be a plain function or a coroutine function."""
 
 # Loading the system MIME tables reads files; do it once at import, not on the event loop later.
 mimetypes.init()
@@ -93,12 +90,9 @@ class SourceSizeMismatchError(InvalidRequestError):
 
 
 async def call_progress(callback: ProgressCallback | None, sent: int, total: int | None) -> None:
-    """Call a sync or async progress callback."""
-    if callback is None:
-        return
-    result = callback(sent, total)
-    if inspect.isawaitable(result):
-        await result
+    """Call a sync or async progress callback (none: nothing to do)."""
+    if callback is not None:
+        await call_maybe_async(callback, sent, total)
 
 
 def _quote(value: str) -> str:
