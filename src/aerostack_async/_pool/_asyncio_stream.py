@@ -153,7 +153,7 @@ class AsyncioStream(anyio.abc.ByteStream, asyncio.Protocol):
             if self._eof:
                 raise anyio.EndOfStream
             self._streak = 0
-            waiter = self._waiter = asyncio.get_running_loop().create_future()
+            waiter = self._waiter = self._loop.create_future()
             try:
                 await waiter
             finally:
@@ -170,7 +170,7 @@ class AsyncioStream(anyio.abc.ByteStream, asyncio.Protocol):
         transport.write(item)
         while self._writing_paused:
             self._streak = 0
-            waiter = self._drain_waiter = asyncio.get_running_loop().create_future()
+            waiter = self._drain_waiter = self._loop.create_future()
             try:
                 await waiter
             finally:
