@@ -408,10 +408,15 @@ class Transport:
         return f"Transport(base_url={self._base_url!r})"
 
 
+_NO_HEADERS: dict[str, str] = {}
+
+
 def _call_headers(
     headers: Mapping[str, str] | None, key: str | None, idempotency_key: str | None
 ) -> dict[str, str]:
     """This call's own headers: a key resolved per call, the Idempotency-Key, the caller's."""
+    if key is None and idempotency_key is None and not headers:
+        return _NO_HEADERS  # (read only, never changed)
     extra: dict[str, str] = {}
     if key is not None:
         extra[_KEY_HEADER] = key
