@@ -40,9 +40,11 @@ def build_http_client(
 ) -> tuple[httpx.AsyncClient, AsyncPoolTransport | None]:
     """A new ``httpx.AsyncClient`` for one AsyncAerostack (which then owns and closes it).
 
-    Also returns our pool beneath it, if that is its transport: the client's plain JSON calls go
-    straight to the pool (:meth:`AsyncPoolTransport.fetch`). Redirects are never followed, so the
-    key cannot travel to another origin.
+    Also returns our pool beneath it, if that is its transport: the client then sends through
+    :class:`~aerostack_async._wire.PoolWire` (whole bodies by :meth:`AsyncPoolTransport.fetch`,
+    streams read off the pool's own body iterator), else through
+    :class:`~aerostack_async._wire.HttpxWire`. Redirects are never followed, so the key cannot
+    travel to another origin.
     """
     httpx_limits = httpx.Limits(
         max_connections=limits.max_connections,

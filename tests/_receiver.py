@@ -1,4 +1,8 @@
-"""A tiny HTTP server on 127.0.0.1 that records JSON POSTs: a queue consumer or a service."""
+"""A tiny HTTP server on 127.0.0.1 that records JSON POSTs and answers them as told.
+
+The one recording server of the suite: the emulator's queue consumers and services
+(``tests/emulator``), and the seed-compatibility tests' header recorder (``tests/compat``).
+"""
 
 from __future__ import annotations
 
