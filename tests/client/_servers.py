@@ -1,7 +1,8 @@
-"""Small misbehaving servers on 127.0.0.1 for retry and redirect tests (real sockets, no mocks).
+"""Servers for the client tests: the suite's loopback toolkit, plus a response-dropping proxy.
 
-``scripted_server`` answers each request with the next scripted :class:`Reply` (the last one
-repeats); ``dropping_proxy`` forwards to a real server but swallows the first responses.
+``scripted_server`` (from ``tests/_loopback.py``, re-exported here) answers each request with
+the next scripted :class:`Reply` (the last one repeats); ``dropping_proxy`` forwards to a real
+server but swallows the first responses.
 """
 
 from __future__ import annotations
@@ -11,106 +12,9 @@ from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass, field
 
 import anyio
-import h11
 from anyio.abc import SocketAttribute, SocketStream
 
-
-@dataclass
-class Reply:
-    """One scripted answer; ``drop`` closes the connection instead, ``hang`` never answers."""
-
-    status: int = 200
-    body: bytes = b"{}"
-    headers: list[tuple[str, str]] = field(default_factory=list)
-    drop: bool = False
-    hang: bool = False
-
-
-@dataclass
-class Received:
-    """A request as the server saw it."""
-
-    method: str
-    path: str
-    headers: dict[str, str]
-    body: bytes
-
-
-@dataclass
-class ScriptedServer:
-    """The running server: where it listens and what it received."""
-
-    port: int
-    replies: list[Reply]
-    received: list[Received] = field(default_factory=list)
-
-    @property
-    def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}/v1"
-
-    def _next(self) -> Reply:
-        return self.replies.pop(0) if len(self.replies) > 1 else self.replies[0]
-
-    async def handle(self, stream: SocketStream) -> None:
-        async with stream:
-            conn = h11.Connection(h11.SERVER)
-            with suppress(anyio.EndOfStream, anyio.BrokenResourceError, h11.ProtocolError):
-                while True:
-                    request = await _read_request(conn, stream)
-                    if request is None:
-                        return
-                    self.received.append(request)
-                    reply = self._next()
-                    if reply.drop:
-                        return
-                    if reply.hang:
-                        await anyio.sleep_forever()
-                    headers = [("content-length", str(len(reply.body))), *reply.headers]
-                    headers.append(("content-type", "application/json"))
-                    data = conn.send(h11.Response(status_code=reply.status, headers=headers))
-                    data += conn.send(h11.Data(data=reply.body)) + conn.send(h11.EndOfMessage())
-                    await stream.send(data)
-                    if conn.our_state is not h11.DONE or conn.their_state is not h11.DONE:
-                        return
-                    conn.start_next_cycle()
-
-
-async def _read_request(conn: h11.Connection, stream: SocketStream) -> Received | None:
-    request: h11.Request | None = None
-    body = b""
-    while True:
-        event = conn.next_event()
-        if event is h11.NEED_DATA:
-            try:
-                conn.receive_data(await stream.receive())
-            except anyio.EndOfStream:
-                return None
-            continue
-        if isinstance(event, h11.Request):
-            request = event
-        elif isinstance(event, h11.Data):
-            body += bytes(event.data)
-        elif isinstance(event, h11.EndOfMessage):
-            assert request is not None
-            headers = {k.decode().lower(): v.decode() for k, v in request.headers}
-            return Received(request.method.decode(), request.target.decode(), headers, body)
-        elif isinstance(event, h11.ConnectionClosed):
-            return None
-
-
-@asynccontextmanager
-async def scripted_server(*replies: Reply, port: int = 0) -> AsyncIterator[ScriptedServer]:
-    """Serve ``replies`` on 127.0.0.1 (a free port unless ``port`` is given)."""
-    listener = await anyio.create_tcp_listener(local_host="127.0.0.1", local_port=port)
-    bound = listener.extra(SocketAttribute.local_port)
-    server = ScriptedServer(bound, list(replies) or [Reply()])
-    async with listener, anyio.create_task_group() as tg:
-        tg.start_soon(listener.serve, server.handle)
-        try:
-            yield server
-        finally:
-            tg.cancel_scope.cancel()
-
+from .._loopback import Received, Reply, ScriptedServer, scripted_server
 
 _GONE = (anyio.EndOfStream, anyio.BrokenResourceError, anyio.ClosedResourceError)
 
@@ -184,3 +88,14 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+__all__ = [
+    "DroppingProxy",
+    "Received",
+    "Reply",
+    "ScriptedServer",
+    "dropping_proxy",
+    "free_port",
+    "scripted_server",
+]

@@ -18,7 +18,7 @@ from aerostack_async.errors import (
 )
 from aerostack_async.testing import Emulator, run_emulator
 
-from .servers import Connection, chunk, http_response, serve
+from .._loopback import Connection, chunk, http_response, serve
 
 pytestmark = pytest.mark.anyio
 

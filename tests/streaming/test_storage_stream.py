@@ -20,8 +20,8 @@ from aerostack_async.errors import (
 from aerostack_async.streaming import SourceSizeMismatchError, UploadSource
 from aerostack_async.testing import Emulator
 
+from .._loopback import Connection, http_response, serve
 from .multipart_parse import parse_multipart
-from .servers import Connection, http_response, serve
 
 pytestmark = pytest.mark.anyio
 

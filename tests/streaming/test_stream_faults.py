@@ -20,7 +20,7 @@ import pytest
 from aerostack_async import AsyncAerostack, Limits, Timeout
 from aerostack_async.errors import APIConnectionError, APITimeoutError
 
-from .servers import Connection, chunk, serve
+from .._loopback import Connection, chunk, serve
 
 pytestmark = [
     pytest.mark.anyio,

@@ -1,8 +1,16 @@
-"""Tiny purpose-built HTTP/1.1 servers on 127.0.0.1 for the failures the emulator cannot stage.
+"""The suite's loopback HTTP/1.1 test servers (127.0.0.1), for what the emulator cannot stage.
 
-A test gives a handler that plays one connection: ``await conn.read_request()`` (parsed with
-h11), then ``await conn.send(raw bytes)``; ``stall()`` holds the connection open, silent, until
-the client goes away. The server records every request it read.
+Two levels, one toolkit:
+
+- :func:`serve`: a test gives a handler that plays one connection: ``await
+  conn.read_request()`` (parsed with h11), then ``await conn.send(raw bytes)``; ``stall()``
+  holds the connection open, silent, until the client goes away; ``reset()`` aborts it. The
+  server counts connections and records every request it read.
+- :func:`scripted_server`: canned :class:`Reply` objects answered in turn on keep-alive
+  connections (``drop`` closes instead, ``hang`` never answers), built on :func:`serve`.
+
+(Thread-based servers for synchronous tests: ``tests/_receiver.py``. The transport
+conformance suite's byte-exact peers: ``tests/transport/conftest.py``.)
 """
 
 from __future__ import annotations
@@ -116,9 +124,9 @@ Handler = Callable[[Connection], Awaitable[None]]
 
 
 @asynccontextmanager
-async def serve(handler: Handler) -> AsyncIterator[Server]:
-    """Run ``handler`` for every connection to a free loopback port until the block exits."""
-    listener = await anyio.create_tcp_listener(local_host="127.0.0.1")
+async def serve(handler: Handler, *, port: int = 0) -> AsyncIterator[Server]:
+    """Run ``handler`` for every connection to ``port`` (0: a free one) until the block exits."""
+    listener = await anyio.create_tcp_listener(local_host="127.0.0.1", local_port=port)
     server = Server(listener.extra(anyio.abc.SocketAttribute.local_port))
 
     async def one(stream: anyio.abc.SocketStream) -> None:
@@ -160,3 +168,86 @@ def http_response(
 def chunk(data: bytes) -> bytes:
     """One chunk of a chunked body (``b""`` gives the last chunk)."""
     return b"%x\r\n%s\r\n" % (len(data), data)
+
+
+# --- scripted replies ---------------------------------------------------------------------
+
+
+@dataclass
+class Reply:
+    """One scripted answer; ``drop`` closes the connection instead, ``hang`` never answers."""
+
+    status: int = 200
+    body: bytes = b"{}"
+    headers: list[tuple[str, str]] = field(default_factory=list)
+    drop: bool = False
+    hang: bool = False
+
+    def encode(self) -> bytes:
+        """The response's bytes (no reason phrase, as the tests expect; JSON content type)."""
+        lines = [f"HTTP/1.1 {self.status} ", f"content-length: {len(self.body)}"]
+        lines += [f"{name}: {value}" for name, value in self.headers]
+        lines.append("content-type: application/json")
+        return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + self.body
+
+
+@dataclass
+class Received:
+    """A request as the scripted server saw it (header names lowercased)."""
+
+    method: str
+    path: str
+    headers: dict[str, str]
+    body: bytes
+
+
+@dataclass
+class ScriptedServer:
+    """The running scripted server: where it listens and what it received."""
+
+    server: Server
+    replies: list[Reply]
+    received: list[Received] = field(default_factory=list)
+
+    @property
+    def port(self) -> int:
+        return self.server.port
+
+    @property
+    def base_url(self) -> str:
+        return self.server.base_url
+
+    def _next(self) -> Reply:
+        return self.replies.pop(0) if len(self.replies) > 1 else self.replies[0]
+
+    async def handle(self, conn: Connection) -> None:
+        """Answer requests on one keep-alive connection until either side closes it."""
+        while True:
+            request = await conn.read_request()
+            if not request.complete:
+                return
+            headers = {name.lower(): value for name, value in request.headers.items()}
+            self.received.append(Received(request.method, request.target, headers, request.body))
+            reply = self._next()
+            if reply.drop:
+                return
+            if reply.hang:
+                await anyio.sleep_forever()
+            await conn.send(reply.encode())
+            closing = [v for k, v in reply.headers if k.lower() == "connection"]
+            if headers.get("connection", "").lower() == "close" or "close" in closing:
+                return
+
+
+@asynccontextmanager
+async def scripted_server(*replies: Reply, port: int = 0) -> AsyncIterator[ScriptedServer]:
+    """Serve ``replies`` on 127.0.0.1 (a free port unless ``port`` is given)."""
+    scripted: ScriptedServer | None = None
+
+    async def handle(conn: Connection) -> None:
+        assert scripted is not None
+        await scripted.handle(conn)
+
+    async with serve(handle, port=port) as server:
+        scripted = ScriptedServer(server, list(replies) or [Reply()])
+        yield scripted
