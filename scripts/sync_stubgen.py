@@ -81,6 +81,8 @@ def _is_async_class(cls: type) -> bool:
         return False
     if hasattr(cls, "__aiter__") or (hasattr(cls, "__aenter__") and hasattr(cls, "__aexit__")):
         return True
+    if getattr(cls, "_sync_service", False):  # a namespace of services (with_raw_response)
+        return True
     for name in dir(cls):
         if name.startswith("__"):
             continue

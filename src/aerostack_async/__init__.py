@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from . import errors, models
     from ._client import AsyncAerostack
     from ._options import CallOptions, Limits, RetryPolicy, Timeout
+    from ._raw import RawResponse
     from ._sync import Aerostack
     from .compat import SDK
     from .errors import (
@@ -45,6 +46,7 @@ __all__ = [
     "InvalidRequestError",
     "Limits",
     "Pages",
+    "RawResponse",
     "RetryPolicy",
     "Timeout",
     "__version__",
@@ -69,6 +71,7 @@ _LAZY = {
     "APITimeoutError": ".errors",
     "InvalidRequestError": ".errors",
     "Pages": ".resources",
+    "RawResponse": "._raw",
 }
 _SUBMODULES = frozenset({"errors", "models"})
 

@@ -15,7 +15,9 @@ from collections.abc import Mapping
 from types import TracebackType
 from typing import TYPE_CHECKING, Literal
 
+from . import _tracing
 from ._constants import ENVIRONMENTS, SERVERS
+from ._hooks import EventHooks, Hooks, check_event_hooks
 from ._logging import redact_key, setup_from_env
 from ._options import (
     DEFAULT_LIMITS,
@@ -33,6 +35,8 @@ from .resources import AI, Authentication, Cache, Database, Queue, Search, Servi
 
 if TYPE_CHECKING:
     import httpx
+
+    from ._raw import AsyncRawResponses
 
 __all__ = ["ENVIRONMENTS", "SERVERS", "AsyncAerostack"]
 
@@ -61,6 +65,10 @@ class AsyncAerostack:
     - ``http_client``: your own ``httpx.AsyncClient`` (its headers are sent too); it is never
       closed by us.
     - ``default_headers``: headers sent with every request.
+    - ``event_hooks``: ``{"request": [...], "response": [...]}``, sync or async callables run
+      for every attempt of every call, in httpx's shape (the key masked in what they see); see
+      ``docs/observability.md``, with the OpenTelemetry spans each call makes when a tracer
+      provider is configured, and :attr:`with_raw_response`.
 
     Use it as ``async with AsyncAerostack(...) as client`` or call :meth:`aclose`. A client
     dropped while open warns with ``ResourceWarning``.
@@ -95,11 +103,14 @@ class AsyncAerostack:
         http2: bool = False,
         http_client: httpx.AsyncClient | None = None,
         default_headers: Mapping[str, str] | None = None,
+        event_hooks: EventHooks | None = None,
     ) -> None:
         self._closed = True  # until fully built, so __del__ of a half-built client stays quiet
         self._owns_http = False
         self._parent = None
         setup_from_env()
+        _tracing.prime()
+        hooks = check_event_hooks(event_hooks)
         key = _resolve_api_key(api_key)
         url = _resolve_base_url(environment, base_url, server_idx)
         if retry is not None and not isinstance(retry, RetryPolicy):
@@ -129,6 +140,7 @@ class AsyncAerostack:
             inherit_headers=not owns_http,
             limits=limits if owns_http else None,
             pool=pool,
+            hooks=hooks,
         )
         self._key_display = redact_key(key) if isinstance(key, str) else "<callable>"
         self._bind(transport)
@@ -168,11 +180,13 @@ class AsyncAerostack:
         timeout: float | Timeout | type[_Keep] | None = _Keep,
         retry: RetryPolicy | type[_Keep] | None = _Keep,
         default_headers: Mapping[str, str] | None = None,
+        event_hooks: EventHooks | None = None,
     ) -> AsyncAerostack:
         """A copy with some settings changed that shares this client's connection pool.
 
         The copy needs no closing of its own: closing this client (the one that owns the pool)
-        ends both. ``default_headers`` are added to the current ones.
+        ends both. ``default_headers`` are added to the current ones; ``event_hooks`` replace
+        the current ones (``{}``: none).
 
         Example::
 
@@ -180,13 +194,22 @@ class AsyncAerostack:
         """
         if retry is not _Keep and retry is not None and not isinstance(retry, RetryPolicy):
             raise ConfigurationError("retry must be a RetryPolicy or None")
+        hooks: Hooks | type[_Keep] = _Keep
+        if event_hooks is not None:
+            given = check_event_hooks(event_hooks)
+            # (a raw-response copy keeps its observer whatever the hooks)
+            hooks = Hooks(given.request, given.response, self._transport.hooks.observers)
         transport = self._transport.copy(
             base_url=_check_url(base_url, "base_url") if base_url is not None else None,
             api_key=_resolve_api_key(api_key) if api_key is not None else None,
             timeout=None if timeout is _Keep else coerce_timeout(timeout),  # type: ignore[arg-type]
             retry=retry,
             default_headers=default_headers,
+            hooks=hooks,
         )
+        return self._copy(transport, api_key)
+
+    def _copy(self, transport: Transport, api_key: KeySource | None = None) -> AsyncAerostack:
         copy = object.__new__(AsyncAerostack)
         copy._owns_http = False
         copy._closed = False
@@ -198,6 +221,22 @@ class AsyncAerostack:
         )
         copy._bind(transport)
         return copy
+
+    @property
+    def with_raw_response(self) -> AsyncRawResponses:
+        """This client's resources, whose one-call methods return a :class:`RawResponse`.
+
+        ``raw = await client.with_raw_response.cache.get("k")`` gives ``raw.status_code``,
+        ``raw.headers``, ``raw.request_id``, ``raw.elapsed`` and ``raw.parse()`` (the usual
+        result). It shares this client's pool, settings and hooks.
+        """
+        view: AsyncRawResponses | None = self.__dict__.get("_raw_view")
+        if view is None:
+            from ._raw import AsyncRawResponses, record
+
+            transport = self._transport.copy(hooks=self._transport.hooks.with_observer(record))
+            view = self.__dict__["_raw_view"] = AsyncRawResponses(self._copy(transport))
+        return view
 
     # -- lifecycle --------------------------------------------------------------------------
 

@@ -16,13 +16,9 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Callable, Iterable, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from ._logging import redact_key
 from .errors import ConfigurationError
-
-if TYPE_CHECKING:
-    import httpx
 
 __all__ = ["EventHook", "EventHooks", "Hooks", "check_event_hooks", "run_hooks"]
 
@@ -33,7 +29,6 @@ EventHooks = Mapping[str, Iterable[EventHook]]
 """``{"request": [hook, ...], "response": [hook, ...]}``; either key may be left out."""
 
 _EVENTS = ("request", "response")
-_KEY_HEADER = "x-aerostack-key"
 
 
 class Hooks:
@@ -100,23 +95,3 @@ async def run_hooks(hooks: tuple[EventHook, ...], argument: object) -> None:
         result = hook(argument)
         if inspect.isawaitable(result):
             await result
-
-
-def hook_request(
-    method: str,
-    url: httpx.URL,
-    headers: Iterable[tuple[str, str]],
-    content: object,
-    timeouts: Mapping[str, Any] | None = None,
-) -> httpx.Request:
-    """The request a hook sees: what is sent, with the key masked (and a bytes body only)."""
-    import httpx
-
-    masked = [
-        (name, redact_key(value) if name.lower() == _KEY_HEADER else value)
-        for name, value in headers
-    ]
-    extensions = {"timeout": dict(timeouts)} if timeouts else {}
-    if isinstance(content, bytes):
-        return httpx.Request(method, url, headers=masked, content=content, extensions=extensions)
-    return httpx.Request(method, url, headers=masked, extensions=extensions)

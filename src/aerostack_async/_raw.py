@@ -20,7 +20,7 @@ import json
 from collections.abc import Callable
 from contextvars import ContextVar
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 
 from .resources import AI, Authentication, Cache, Database, Queue, Search, Services, Storage
 
@@ -216,6 +216,9 @@ class AsyncRawResponses:
         print(raw.status_code, raw.request_id, raw.elapsed, raw.headers["content-type"])
         entry = raw.parse()  # the CacheGetResult that cache.get returns
     """
+
+    # The sync facade proxies it like a resource (it holds resources, has no methods).
+    _sync_service: ClassVar[bool] = True
 
     __slots__ = (
         "ai",

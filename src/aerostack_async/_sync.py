@@ -39,7 +39,7 @@ import anyio
 import sniffio
 from anyio.from_thread import BlockingPortal
 
-from . import _sync_surface
+from . import _sync_surface, _tracing
 from ._client import AsyncAerostack
 from ._sync_surface import async_features as _async_features
 from ._sync_surface import is_service_class as is_service_class  # (for scripts/)
@@ -308,7 +308,7 @@ def _start_portal(
 class _Pending:
     """One call made through a :class:`_Hop`: run as its own task on the loop."""
 
-    __slots__ = ("args", "cancel_call", "cancelled", "func", "future")
+    __slots__ = ("args", "cancel_call", "cancelled", "func", "future", "trace")
 
     def __init__(self, func: Callable[..., Any], args: tuple[Any, ...]) -> None:
         self.func = func
@@ -316,6 +316,8 @@ class _Pending:
         self.future: Future[Any] = Future()
         self.cancelled = False
         self.cancel_call: Callable[[], object] | None = None  # the task's or scope's cancel()
+        # The caller's OpenTelemetry context, when tracing is on: the call's span is its child.
+        self.trace = _tracing.caller_context()
 
     async def run(self) -> None:
         """Run the call, its outcome to the future (never raised: on trio this is a system
@@ -323,6 +325,8 @@ class _Pending:
         if self.cancelled:
             self.future.set_exception(KeyboardInterrupt())
             return
+        if self.trace is not None:
+            _tracing.enter_context(self.trace)  # (this task's own context, gone when it ends)
         try:
             result = self.func(*self.args)
             if inspect.isawaitable(result):

@@ -121,17 +121,25 @@ def is_service_class(cls: type) -> bool:
     """
     if cls.__module__ == "builtins" or issubclass(cls, (msgspec.Struct, enum.Enum, BaseException)):
         return False
-    return any(
+    return _is_namespace(cls) or any(
         not name.startswith("_") and inspect.isfunction(attr)
         for klass in cls.__mro__[:-1]
         for name, attr in vars(klass).items()
     )
 
 
+def _is_namespace(cls: type) -> bool:
+    """A class marked ``_sync_service``: it holds services (``with_raw_response`` holds raw
+    resources) without methods of its own, and is proxied like a resource wherever it is met."""
+    return bool(getattr(cls, "_sync_service", False))
+
+
 def _is_wrapped(cls: type, *, attribute: bool) -> bool:
     """Whether the facade hands out a proxy for instances of ``cls`` (see ``_sync._wrap``)."""
     if cls.__module__ == "builtins" or issubclass(cls, type):
         return False
+    if _is_namespace(cls):
+        return True
     return any(async_features(cls)) or (attribute and is_service_class(cls))
 
 

@@ -12,6 +12,7 @@ from httpx import AsyncClient
 from httpx import Limits as Limits_2
 
 from aerostack_async._client import Environment
+from aerostack_async._hooks import EventHooks
 from aerostack_async._options import CallOptions, Limits, RetryPolicy, Timeout, Unpack
 from aerostack_async._transport import KeySource, _Keep
 from aerostack_async.batching import Concurrency, ProgressCallback, R, StreamProgressCallback
@@ -79,6 +80,7 @@ class SyncAerostack:
         http2: bool = ...,
         http_client: AsyncClient | None = ...,
         default_headers: Mapping[str, str] | None = ...,
+        event_hooks: EventHooks | None = ...,
         backend: Literal["asyncio", "trio"] = ...,
         backend_options: dict[str, Any] | None = ...,
     ) -> None: ...
@@ -102,7 +104,10 @@ class SyncAerostack:
         timeout: float | Timeout | type[_Keep] | None = ...,
         retry: RetryPolicy | type[_Keep] | None = ...,
         default_headers: Mapping[str, str] | None = ...,
+        event_hooks: EventHooks | None = ...,
     ) -> SyncAerostack: ...
+    @property
+    def with_raw_response(self) -> SyncRawResponses: ...
 
 class SyncAuthentication:
     """Blocking mirror of ``aerostack_async.resources.authentication.Authentication``."""
@@ -512,6 +517,18 @@ class SyncSearch:
         metadata: Mapping[str, Any] | None = ...,
         **options: Unpack[CallOptions],
     ) -> SearchChangeResult: ...
+
+class SyncRawResponses:
+    """Blocking mirror of ``aerostack_async._raw.AsyncRawResponses``."""
+
+    authentication: Any
+    database: Any
+    cache: Any
+    queue: Any
+    services: Any
+    storage: Any
+    ai: Any
+    search: Any
 
 class SyncResultStream(Generic[R]):
     """Blocking mirror of ``aerostack_async.batching.ResultStream``."""

@@ -49,6 +49,8 @@ _PROVIDER_ENV = "OTEL_PYTHON_TRACER_PROVIDER"
 _trace: ModuleType | None = None
 _provider: object = None
 _tracer: Any = None
+# What a traced call uses of the API, looked up once (when a real tracer is first made).
+_api: _Api | None = None
 
 # Each path the API has, as the client's method that calls it (``client.<resource>.<method>``).
 # Several methods share a path (get_many and get_many_stream both call /cache/getMany, one span
@@ -152,6 +154,23 @@ def tracer() -> Any:
     return _refresh(trace, provider)
 
 
+def caller_context() -> Any:
+    """The calling thread's OpenTelemetry context when tracing is on, else None.
+
+    The sync facade runs each call as a task on its loop thread; it takes the caller's context
+    along (:func:`enter_context`) so that the call's span is a child of the caller's.
+    """
+    if tracer() is None or _api is None:
+        return None
+    return _api.get_current()
+
+
+def enter_context(ctx: Any) -> None:
+    """Make ``ctx`` current in this task (a task of its own: it ends with the call)."""
+    if _api is not None:
+        _api.attach(ctx)
+
+
 def _bind(trace: ModuleType) -> None:
     global _trace
     _trace = trace
@@ -160,12 +179,34 @@ def _bind(trace: ModuleType) -> None:
 def _refresh(trace: ModuleType, provider: Any) -> Any:
     """A new global provider: make (or rule out) the tracer, once."""
     global _provider, _tracer
+    global _api
     if isinstance(provider, (trace.NoOpTracerProvider, trace.ProxyTracerProvider)):
         made = None
     else:
         made = provider.get_tracer(INSTRUMENTATION_NAME, __version__, schema_url=SCHEMA_URL)
+        if _api is None:
+            _api = _Api()
     _provider, _tracer = provider, made
     return made
+
+
+class _Api:
+    """The OpenTelemetry API functions a traced call uses (imported once, not per call)."""
+
+    __slots__ = ("attach", "client", "detach", "error", "get_current", "inject",
+                 "set_span_in_context", "status")  # fmt: skip
+
+    def __init__(self) -> None:
+        from opentelemetry import context, propagate, trace
+
+        self.attach = context.attach
+        self.detach = context.detach
+        self.get_current = context.get_current
+        self.inject = propagate.inject
+        self.set_span_in_context = trace.set_span_in_context
+        self.client = trace.SpanKind.CLIENT
+        self.status = trace.Status
+        self.error = trace.StatusCode.ERROR
 
 
 def reset_for_tests() -> None:
@@ -176,20 +217,22 @@ def reset_for_tests() -> None:
 
 # -- spans ---------------------------------------------------------------------------------------
 
-_TARGETS: dict[str, dict[str, Any]] = {}
+# By the identity of the URL objects transports keep per path (the URL is kept alongside,
+# so an id is never reused for another URL while its entry lives).
+_TARGETS: dict[int, tuple[httpx.URL, dict[str, Any]]] = {}
 
 
 def _target(url: httpx.URL) -> dict[str, Any]:
     """``url.full`` (no userinfo, query or fragment), ``server.address`` and ``server.port``."""
-    text = str(url)
-    found = _TARGETS.get(text)
-    if found is None:
-        port = url.port or (443 if url.scheme == "https" else 80)
-        full = url.copy_with(username=None, password=None, query=None, fragment=None)
-        found = {"url.full": str(full), "server.address": url.host, "server.port": port}
-        if len(_TARGETS) < 4096:  # (bounded: paths are a fixed set, base URLs a handful)
-            _TARGETS[text] = found
-    return found
+    found = _TARGETS.get(id(url))
+    if found is not None and found[0] is url:
+        return found[1]
+    port = url.port or (443 if url.scheme == "https" else 80)
+    full = url.copy_with(username=None, password=None, query=None, fragment=None)
+    attributes = {"url.full": str(full), "server.address": url.host, "server.port": port}
+    if len(_TARGETS) < 4096:  # (bounded: paths are a fixed set, base URLs a handful)
+        _TARGETS[id(url)] = (url, attributes)
+    return attributes
 
 
 def start_call_span(
@@ -199,21 +242,24 @@ def start_call_span(
     url: httpx.URL,
     stream: bool,
     headers: MutableMapping[str, str],
+    operation: str | None = None,
 ) -> CallSpan:
     """Start the span of one call (current in this task until :meth:`CallSpan.detach`).
+
+    Its name is ``operation``, or else the operation the path and ``stream`` say.
 
     The span's ``traceparent`` (and any other header the global propagator writes) is added to
     ``headers``, which every attempt of the call sends.
     """
-    from opentelemetry import context, propagate, trace
-
+    api = _api
+    assert api is not None, "a tracer was made, so the API was bound"
     attributes: dict[str, Any] = {"http.request.method": method, **_target(url)}
     span = tracer.start_span(
-        operation_name(path, stream), kind=trace.SpanKind.CLIENT, attributes=attributes
+        operation or operation_name(path, stream), kind=api.client, attributes=attributes
     )
-    ctx = trace.set_span_in_context(span)
-    propagate.inject(headers, context=ctx)
-    return CallSpan(span, context.attach(ctx))
+    ctx = api.set_span_in_context(span)
+    api.inject(headers, context=ctx)
+    return CallSpan(span, api.attach(ctx))
 
 
 class CallSpan:
@@ -237,10 +283,8 @@ class CallSpan:
     def detach(self) -> None:
         """Stop being the current span of this task (the call's attempts are over)."""
         token, self._token = self._token, None
-        if token is not None:
-            from opentelemetry import context
-
-            context.detach(token)
+        if token is not None and _api is not None:
+            _api.detach(token)
 
     def attempt(self) -> None:
         """An attempt starts (the second and later ones are resends)."""
@@ -267,8 +311,6 @@ class CallSpan:
         """The call failed with ``error``: its type, status, code and request id; then end."""
         if self._ended:
             return
-        from opentelemetry.trace import Status, StatusCode
-
         span = self._span
         status = getattr(error, "status_code", None)
         if status:
@@ -280,8 +322,8 @@ class CallSpan:
         if code and isinstance(code, str):
             span.set_attribute("aerostack.error.code", code)
         span.set_attribute("error.type", error_type(error))
-        if isinstance(error, Exception):
-            span.set_status(Status(StatusCode.ERROR, str(error)[:500]))
+        if isinstance(error, Exception) and _api is not None:
+            span.set_status(_api.status(_api.error, str(error)[:500]))
         self.end()
 
     def end(self) -> None:

@@ -45,13 +45,16 @@ import anyio
 import httpx
 import msgspec
 
+from . import _tracing
 from ._constants import MAX_IDEMPOTENCY_KEY
+from ._hooks import Hooks, run_hooks
 from ._logging import logger, redact_key
 from ._options import CallOptions, Limits, RetryPolicy, Timeout, coerce_timeout
 from ._version import __version__
 from ._wire import KEY_HEADER as _KEY_HEADER
-from ._wire import Wire, WireRequest, WireResponse, wire_for
+from ._wire import Wire, WireRequest, WireResponse, mask_request, wire_for
 from .errors import (
+    AerostackError,
     APIConnectionError,
     APIStatusError,
     APITimeoutError,
@@ -117,6 +120,7 @@ class Transport:
         "_default_headers",
         "_extensions",
         "_headers",
+        "_hooks",
         "_http",
         "_inherit_headers",
         "_key",
@@ -142,8 +146,11 @@ class Transport:
         inherit_headers: bool = False,
         limits: Limits | None = None,
         pool: AsyncPoolTransport | None = None,
+        hooks: Hooks | None = None,
     ) -> None:
         self._http = http
+        # Event hooks and the library's observers (raw responses); None: nothing to call.
+        self._hooks = hooks if hooks else None
         # Our pool, when it is the transport of a client we built: plain calls go straight to it.
         self._pool = pool
         self._wire: Wire = wire_for(http, pool)
@@ -211,6 +218,7 @@ class Transport:
         timeout: Timeout | None = None,
         retry: RetryPolicy | type[_Keep] | None = _Keep,
         default_headers: Mapping[str, str] | None = None,
+        hooks: Hooks | type[_Keep] | None = _Keep,
     ) -> Transport:
         """A transport with some settings changed, on the same pool."""
         extra = {**self._default_headers, **(default_headers or {})}
@@ -225,7 +233,13 @@ class Transport:
             inherit_headers=self._inherit_headers,
             limits=self.limits,
             pool=self._pool,
+            hooks=self._hooks if hooks is _Keep else hooks,  # type: ignore[arg-type]
         )
+
+    @property
+    def hooks(self) -> Hooks:
+        """The event hooks (and observers) every attempt runs."""
+        return self._hooks or Hooks()
 
     # -- the public hooks -------------------------------------------------------------------
 
@@ -257,13 +271,36 @@ class Transport:
         headers: Mapping[str, str] | None = None,
         mutating: bool = True,
         options: CallOptions | None = None,
+        operation: str | None = None,
     ) -> AsyncIterator[WireResponse]:
-        """An open 2xx response, closed on exit; errors and retries happen before it is yielded."""
-        response = await self._call(method, path, content, headers, mutating, options, True)
+        """An open 2xx response, closed on exit; errors and retries happen before it is yielded.
+
+        ``operation`` names the call's span when the path alone does not (``storage.get`` reads
+        what ``storage.download`` streams).
+        """
+        response = await self._call(
+            method, path, content, headers, mutating, options, True, operation
+        )
+        span = response.span
+        if span is None:
+            try:
+                yield response
+            finally:
+                await response.aclose()
+            return
+        # Traced: the call's span ends when the stream closes, with what it delivered.
         try:
             yield response
+        except BaseException as exc:
+            if isinstance(exc, AerostackError):
+                span.fail(exc)
+            raise
         finally:
-            await response.aclose()
+            try:
+                await response.aclose()
+            finally:
+                span.bytes = response.response.num_bytes_downloaded
+                span.end()
 
     # -- internals --------------------------------------------------------------------------
 
@@ -276,6 +313,7 @@ class Transport:
         mutating: bool,
         options: CallOptions | None,
         stream: bool,
+        operation: str | None = None,
     ) -> WireResponse:
         timeout = self._timeout
         retry = self._retry
@@ -308,12 +346,41 @@ class Transport:
         if url is None:
             url = self._urls[path] = httpx.URL(self._base_url + path)
 
+        span: _tracing.CallSpan | None = None
+        tracer = _tracing.tracer()  # (None unless a tracer provider is configured)
+        if tracer is not None:
+            traced = dict(headers) if headers else {}
+            span = _tracing.start_call_span(tracer, method, path, url, stream, traced, operation)
+            headers = traced  # (with the span's traceparent)
+
         def attempt() -> Awaitable[WireResponse]:
             return self._attempt(
-                method, url, path, content, headers, key, idempotency_key, extensions, stream
-            )
+                method, url, path, content, headers, key, idempotency_key, extensions, stream,
+                span,
+            )  # fmt: skip
 
-        total = timeout.total
+        if span is None:
+            return await self._within_deadline(attempt, retry, timeout.total, method, path)
+        try:
+            reply = await self._within_deadline(attempt, retry, timeout.total, method, path)
+        except BaseException as exc:
+            span.fail(exc)
+            raise
+        if stream:
+            span.detach()  # (the span stays open until the stream closes: Transport.stream)
+            reply.span = span
+        else:
+            span.end()
+        return reply
+
+    async def _within_deadline(
+        self,
+        attempt: Callable[[], Awaitable[WireResponse]],
+        retry: RetryPolicy | None,
+        total: float | None,
+        method: str,
+        path: str,
+    ) -> WireResponse:
         if total is None:
             return await self._with_retries(attempt, retry, None, method, path)
         with anyio.move_on_after(total) as scope:
@@ -377,24 +444,47 @@ class Transport:
         idempotency_key: str | None,
         timeouts: Mapping[str, Any],
         stream: bool,
+        span: _tracing.CallSpan | None = None,
     ) -> WireResponse:
-        """One attempt: build the request, send it through the wire, check the status."""
+        """One attempt: build the request, send it through the wire, check the status.
+
+        Event hooks run here, so they see every attempt on either adapter: the request hooks
+        before sending, the response hooks (and observers) once the head has arrived.
+        """
         body = content() if callable(content) else content
         request = WireRequest(
             method, url, path, self._headers, _call_headers(headers, key, idempotency_key),
             body, timeouts,
         )  # fmt: skip
+        hooks = self._hooks
+        if span is not None:
+            span.attempt()
         try:
+            if hooks is not None and hooks.request:
+                await run_hooks(hooks.request, _masked_request(request, body))
             response = await self._wire.send(request, stream=stream)
+        except APIConnectionError as exc:
+            if exc.request is None:
+                exc.request = _masked_request(request, body)
+            if span is not None:
+                span.attempt_failed(exc)
+            raise
         finally:
             # A streamed body's source (a file, say) is closed in this task, not at GC.
             if body is not None and not isinstance(body, bytes) and hasattr(body, "aclose"):
                 await body.aclose()
+        if hooks is not None:
+            await _observe(hooks, response)
         if logger.isEnabledFor(logging.DEBUG):
             _log_reply(request, response, idempotency_key)
         if 200 <= response.status_code < 300:
+            if span is not None:
+                span.response(response.status_code, response.request_id)
             return response
-        raise await _status_failure(request, response, stream)
+        error = await _status_failure(request, response, stream)
+        if span is not None:
+            span.attempt_failed(error)
+        raise error
 
     async def _resolve_key(self) -> str:
         source = self._key
@@ -425,6 +515,35 @@ def _call_headers(
     if headers:
         extra.update(headers)
     return extra
+
+
+def _masked_request(request: WireRequest, body: object) -> httpx.Request:
+    """What hooks and connection errors show of a request: the key masked, a bytes body only.
+
+    A streamed body is left out: reading it would consume what the attempt sends.
+    """
+    if body is None or isinstance(body, bytes):
+        shown = request.to_httpx()
+        shown.read()  # (a ByteStream: so that a hook can read .content)
+    else:
+        headers = httpx.Headers(request.headers)
+        headers.update(request.extra)
+        extensions = {"timeout": dict(request.timeouts)} if request.timeouts else {}
+        shown = httpx.Request(request.method, request.url, headers=headers, extensions=extensions)
+    mask_request(shown, request.secret)
+    return shown
+
+
+async def _observe(hooks: Hooks, response: WireResponse) -> None:
+    """The response hooks (a stream's: before its body is read) and the library's observers."""
+    try:
+        if hooks.response:
+            await run_hooks(hooks.response, response.response)
+        for observer in hooks.observers:
+            observer(response)
+    except BaseException:
+        await response.aclose()
+        raise
 
 
 def _log_reply(request: WireRequest, response: WireResponse, idempotency_key: str | None) -> None:

@@ -217,7 +217,7 @@ class WireResponse:
     """
 
     __slots__ = ("_body", "_build", "_response", "content", "elapsed", "raw_headers", "request",
-                 "status_code")  # fmt: skip
+                 "span", "status_code")  # fmt: skip
 
     def __init__(
         self,
@@ -239,6 +239,8 @@ class WireResponse:
         self._body = body
         self._response = response
         self._build = build  # () -> httpx.Response, when ``response`` is made on first use
+        # A streamed call's OpenTelemetry span (ended when the stream closes), when traced.
+        self.span: Any = None
 
     @property
     def response(self) -> httpx.Response:

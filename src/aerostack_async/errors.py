@@ -101,6 +101,13 @@ class APIConnectionError(AerostackError):
         super().__init__(message)
         self.message = message
         self.retryable = retryable
+        # What was sent (the key masked), set by the client for each failed attempt.
+        self.request: httpx.Request | None = None
+
+    @property
+    def response(self) -> None:
+        """Always None: no response arrived (for code that reads ``.response`` of any error)."""
+        return None
 
     def __str__(self) -> str:
         return self.message
@@ -150,6 +157,22 @@ class SDKBaseError(AerostackError):
         self.headers = headers if headers is not None else {}
         self.body = body or ""
         self.request_id = request_id or self.headers.get("x-request-id")
+
+    @property
+    def response(self) -> httpx.Response | None:
+        """The response (the same as ``raw_response``), as openai's errors carry it."""
+        return self.raw_response
+
+    @property
+    def request(self) -> httpx.Request | None:
+        """The request that was sent, with the key masked (None if unknown)."""
+        response = self.raw_response
+        if response is None:
+            return None
+        try:
+            return response.request
+        except RuntimeError:  # an httpx.Response built without its request
+            return None
 
     def __str__(self) -> str:
         return _describe(self.status_code, None, self.message, self.request_id)

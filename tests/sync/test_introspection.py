@@ -82,7 +82,10 @@ async def test_dir_of_a_fresh_client_is_the_async_clients(
 def test_resources_have_the_async_resources_names(client: Aerostack) -> None:
     core = twin(client)
     resources = [
-        name for name in public(dir(core)) if surface.is_service_class(type(getattr(core, name)))
+        name
+        for name in public(dir(core))
+        # (with_raw_response holds resources, not methods: test_observability covers it)
+        if surface.is_service_class(type(getattr(core, name))) and name != "with_raw_response"
     ]
     assert sorted(resources) == [
         "ai", "authentication", "cache", "database", "queue", "search", "services", "storage",

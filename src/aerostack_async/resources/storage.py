@@ -222,6 +222,9 @@ class Storage(Resource):
             async with client.storage.download("videos/cat.mp4") as download:
                 await download.save("cat.mp4")
         """
+        return self._download(key, options, "storage.download")
+
+    def _download(self, key: str, options: CallOptions, operation: str) -> DownloadManager:
         checked = check_storage_key(key)
         body = encode_body(StorageKeyRequest(key=checked))
         transport = self._transport
@@ -234,6 +237,7 @@ class Storage(Resource):
                 headers=_ANY_CONTENT,
                 mutating=False,
                 options=options,
+                operation=operation,  # (the span's name)
             )
 
         # Nothing is sent until the manager is entered.
@@ -244,5 +248,5 @@ class Storage(Resource):
 
         A missing key raises :class:`~aerostack_async.errors.NotFoundError`.
         """
-        async with self.download(key, **options) as download:
+        async with self._download(key, options, "storage.get") as download:
             return await download.read()

@@ -264,6 +264,9 @@ class ChatStream:
                     await self._finish()
                     raise StopAsyncIteration
                 self._accumulator.feed(chunk)
+                span = self._wire.span
+                if span is not None:  # (traced: the span counts the events it delivered)
+                    span.events += 1
                 return chunk
             if self._done:
                 raise StopAsyncIteration
