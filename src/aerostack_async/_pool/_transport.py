@@ -15,7 +15,6 @@ import anyio
 import anyio.abc
 import httpx
 import sniffio
-from anyio.streams.tls import TLSStream
 
 from ._codec import Dialect, ResponseHead, dialect
 from ._fork import track
@@ -30,7 +29,7 @@ from ._http11 import (
     release,
 )
 from ._slots import Origin, Slots, SlotTimeout
-from ._socket import SocketStream, connect_tcp
+from ._socket import PoolTLSStream, SocketStream, connect_tcp
 
 STREAM_ENV = "AEROSTACK_POOL_STREAM"
 """``auto`` (the default: the asyncio-native stream on asyncio, the socket stream on trio) or
@@ -333,7 +332,7 @@ class AsyncPoolTransport(httpx.AsyncBaseTransport):
                 stream: anyio.abc.ByteStream = tcp
                 if tls:
                     try:
-                        stream = await TLSStream.wrap(
+                        secure = await PoolTLSStream.wrap(
                             tcp,
                             hostname=host,
                             ssl_context=self._tls_context(),
@@ -342,6 +341,15 @@ class AsyncPoolTransport(httpx.AsyncBaseTransport):
                     except BaseException:
                         tcp.close()
                         raise
+                    assert isinstance(secure, PoolTLSStream)
+                    # It answers the reuse check itself (pending TLS bytes, then the socket).
+                    return Connection(
+                        secure,
+                        origin,
+                        self._connections,
+                        self._dialect.codec(),
+                        cast("SocketStream", secure),
+                    )
         except TimeoutError:
             raise httpx.ConnectTimeout(
                 f"Timed out connecting to {host}:{port}", request=request
