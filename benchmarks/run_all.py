@@ -95,6 +95,13 @@ BENCHMARKS = (
         "a 1 GiB upload refused (wrong key, too large): time to fail and bytes sent",
     ),
     Benchmark(
+        "tracing",
+        "bench_tracing.py",
+        ("--requests", "4000", "--repeat", "4"),
+        ("--requests", "500", "--repeat", "1"),
+        "client CPU per request with OpenTelemetry absent, off and on, and with event hooks",
+    ),
+    Benchmark(
         "emulator_load",
         "emulator_load.py",
         (),
@@ -694,6 +701,32 @@ def section_refused_upload(data: dict[str, Any]) -> list[str]:
     return out
 
 
+def section_tracing(data: dict[str, Any]) -> list[str]:
+    out = [
+        "## Tracing and hooks",
+        "",
+        f"`bench_tracing.py`: our client's `cache.get` on its pool at c={data['concurrency']} "
+        "against the canned server, each row a fresh process (best of "
+        f"{data['repeat']} x {data['requests']:,} requests). Tracing on: the OpenTelemetry "
+        "SDK's `TracerProvider`, a `BatchSpanProcessor` and an exporter that drops the spans.",
+        "",
+    ]
+    base = data["rows"][0]["cpu_us"]
+    rows = [
+        [row["label"], f"{row['cpu_us']:.1f}", _x(row["cpu_us"] / base), f"{row['rps']:,.0f}"]
+        for row in data["rows"]
+    ]
+    out += _table(["client", "CPU µs/request", "vs no otel", "req/s"], rows)
+    check = data["check"]
+    out += [
+        "",
+        f"The check a call makes with tracing off: {check['absent_ns']:.0f} ns without "
+        f"OpenTelemetry installed, {check['off_ns']:.0f} ns with it and no provider (asking "
+        f"`get_tracer_provider()` each call would cost {check['get_tracer_provider_ns']:.0f} ns).",
+    ]
+    return out
+
+
 def section_emulator(load: dict[str, Any] | None, upload: dict[str, Any] | None) -> list[str]:
     out = ["## The emulator", ""]
     if load:
@@ -768,6 +801,7 @@ def render_report(results: dict[str, Any], chart: Path | None, out_dir: Path) ->
         "streaming": section_streaming,
         "latency": section_latency,
         "refused_upload": section_refused_upload,
+        "tracing": section_tracing,
     }
     for name, section in sections.items():
         data = _data(results, name)
