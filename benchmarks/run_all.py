@@ -102,6 +102,16 @@ BENCHMARKS = (
         "client CPU per request with OpenTelemetry absent, off and on, and with event hooks",
     ),
     Benchmark(
+        "parity",
+        "bench_parity.py",
+        # Medians of 3 fresh processes per cell: plain and TLS at c=1/16/64 on asyncio, uvloop
+        # and trio, the sync clients against the emulator, a new client's first HTTPS request,
+        # import time.
+        ("--repeat", "3", "--requests", "3000"),
+        ("--repeat", "1", "--requests", "300", "--sync-calls", "200"),
+        "issue 16: ours vs aiohttp (plain, TLS), sync vs urllib3/requests/vendor, import time",
+    ),
+    Benchmark(
         "emulator_load",
         "emulator_load.py",
         (),
@@ -394,7 +404,18 @@ def claims(results: dict[str, Any]) -> list[Claim]:
                     )
                 )
 
+    out += parity_claims(_data(results, "parity"))
     load = _data(results, "emulator_load")
+    if load and load.get("write_read_ratio_c1") is not None:
+        ratio = load["write_read_ratio_c1"]
+        out.append(
+            Claim(
+                "emulator at c=1: set with an Idempotency-Key / get, req/s",
+                ">= 0.8",
+                f"{ratio:.2f}",
+                ratio >= 0.8,
+            )
+        )
     if load and load["rows"]:
         slowest = min(r["rps"] for r in load["rows"])
         errors = sum(r["errors"] for r in load["rows"])
@@ -727,6 +748,188 @@ def section_tracing(data: dict[str, Any]) -> list[str]:
     return out
 
 
+def _parity_cpu(rows: list[dict[str, Any]], client: str, loop: str, tls: bool, level: int) -> Any:
+    for r in rows:
+        if (r["client"], r["loop"], r["tls"], r["concurrency"]) == (client, loop, tls, level):
+            return r["cpu_us"]
+    return None
+
+
+def parity_claims(data: dict[str, Any] | None) -> list[Claim]:
+    """Issue 16's targets, from bench_parity.py."""
+    if not data:
+        return []
+    out: list[Claim] = []
+    rows = data.get("async") or []
+    levels = sorted({r["concurrency"] for r in rows})
+    for tls in (False, True):
+        for loop in ("asyncio", "uvloop", "trio"):
+            ratios: list[float | None] = []
+            for level in levels:
+                ours = _parity_cpu(rows, "ours", loop, tls, level)
+                ref = _parity_cpu(
+                    rows, "aiohttp", "asyncio" if loop == "trio" else loop, tls, level
+                )
+                ratios.append(ours / ref if ours and ref else None)
+            if not any(ratios):
+                continue
+            versus = "aiohttp on asyncio" if loop == "trio" else "aiohttp"
+            out.append(
+                Claim(
+                    f"client CPU/call vs {versus}, {'TLS' if tls else 'plain'}, {loop}, "
+                    + "/".join(f"c={level}" for level in levels),
+                    "<= 1.0x",
+                    _cells(ratios, _x),
+                    _all(ratios, lambda r: r <= 1.0),
+                )
+            )
+    for tls in (False, True):
+        trio_ratios: list[float | None] = []
+        for level in levels:
+            on_trio = _parity_cpu(rows, "ours", "trio", tls, level)
+            on_asyncio = _parity_cpu(rows, "ours", "asyncio", tls, level)
+            trio_ratios.append(on_trio / on_asyncio if on_trio and on_asyncio else None)
+        if any(trio_ratios):
+            out.append(
+                Claim(
+                    f"our client on trio / on asyncio, {'TLS' if tls else 'plain'}, "
+                    + "/".join(f"c={level}" for level in levels),
+                    "<= 1.0x",
+                    _cells(trio_ratios, _x),
+                    _all(trio_ratios, lambda r: r <= 1.0),
+                )
+            )
+    first = data.get("first-tls")
+    if first:
+        out.append(
+            Claim(
+                "a new client's first HTTPS request, CPU (in brackets: the process's first)",
+                "<= 5 ms",
+                f"{first['new_client_ms']:.1f} ms ({first['first_client_ms']:.1f} ms)",
+                first["new_client_ms"] <= 5,
+            )
+        )
+    sync = data.get("sync")
+    if sync:
+        by = {r["client"]: r for r in sync["rows"]}
+        ours, vendor = by.get("ours-sync"), by.get("vendor-sdk")
+        if ours and vendor:
+            speed, cpu = ours["ops"] / vendor["ops"], ours["cpu_us"] / vendor["cpu_us"]
+            out.append(
+                Claim(
+                    "sync client vs the vendor SDK (sequential): ops/s, CPU/call",
+                    ">= 1.3x, <= 0.9x",
+                    f"{speed:.2f}x, {cpu:.2f}x",
+                    speed >= 1.3 and cpu <= 0.9,
+                )
+            )
+        hop = sync.get("hop") or {}
+        if hop:
+            # Judged on CPU: under load, wall time also counts waiting for a core.
+            worst = max(h["cpu_us"] for h in hop.values())
+            out.append(
+                Claim(
+                    "the sync hop alone, CPU per call (wall) (asyncio / trio)",
+                    "<= 60 µs",
+                    " / ".join(f"{h['cpu_us']:.0f} µs ({h['wall_us']:.0f})" for h in hop.values()),
+                    worst <= 60,
+                )
+            )
+    imports = data.get("import")
+    if imports and "httpx" in imports:
+        httpx_ms = imports["httpx"]["ms"]
+        for name in ("aerostack_async", "AsyncAerostack"):
+            row = imports.get(name)
+            if row:
+                out.append(
+                    Claim(
+                        f"`{row['statement']}` vs `import httpx` (median of 5)",
+                        "<= 1.0x" if name == "aerostack_async" else "(for reference)",
+                        f"{row['ms']:.0f} ms vs {httpx_ms:.0f} ms",
+                        row["ms"] <= httpx_ms if name == "aerostack_async" else None,
+                    )
+                )
+    return out
+
+
+def section_parity(data: dict[str, Any]) -> list[str]:
+    out = [
+        "## Issue 16: our client against aiohttp, the sync client against urllib3",
+        "",
+        f"`bench_parity.py`: every cell the median of {data['repeat']} fresh processes. Async "
+        f"cells: {data['requests']:,} calls after a warm-up against the canned server, the same "
+        "POST with a small JSON body and a JSON decode on both sides (`cache.get` / aiohttp's "
+        "`session.post(json=...)` + `response.json()`); client CPU µs per call, and ours ÷ "
+        "aiohttp on the same loop (trio: ÷ aiohttp on asyncio).",
+        "",
+    ]
+    rows = data.get("async") or []
+    levels = sorted({r["concurrency"] for r in rows})
+    body = []
+    for tls in (False, True):
+        for loop in ("asyncio", "uvloop", "trio"):
+            cells = []
+            for level in levels:
+                ours = _parity_cpu(rows, "ours", loop, tls, level)
+                ref = _parity_cpu(
+                    rows, "aiohttp", "asyncio" if loop == "trio" else loop, tls, level
+                )
+                if ours is None:
+                    cells.append("-")
+                elif ref is None:
+                    cells.append(f"{ours:,.0f}")
+                else:
+                    cells.append(f"{ours:,.0f} vs {ref:,.0f} ({ours / ref:.2f}x)")
+            if any(cell != "-" for cell in cells):
+                body.append(["TLS" if tls else "plain", loop, *cells])
+    if body:
+        out += _table(["", "loop", *(f"c={level}" for level in levels)], body, right=set())
+        out.append("")
+    first = data.get("first-tls")
+    if first:
+        out += [
+            f"A new client's first HTTPS request (connect, handshake, call): "
+            f"{first['new_client_ms']:.1f} ms of CPU; the process's first client "
+            f"{first['first_client_ms']:.1f} ms (it loads the CA bundle into the SSL context "
+            "every later client shares).",
+            "",
+        ]
+    sync = data.get("sync")
+    if sync:
+        vendor = next((r for r in sync["rows"] if r["client"] == "vendor-sdk"), None)
+        out += ["Sequential calls against the emulator (`cache.get` or the same POST):", ""]
+        table = [
+            [
+                r["label"],
+                f"{r['ops']:,.0f}",
+                f"{r['ops'] / vendor['ops']:.2f}x" if vendor else "-",
+                f"{r['cpu_us']:,.0f}",
+                f"{r['cpu_us'] / vendor['cpu_us']:.2f}x" if vendor else "-",
+            ]
+            for r in sync["rows"]
+        ]
+        head = ["client", "ops/s", "x vendor", "CPU µs/call", "x vendor"]
+        out += _table(head, table, right={1, 2, 3, 4})
+        hop = sync.get("hop") or {}
+        if hop:
+            out += [
+                "",
+                "The sync facade's hop alone (a no-op call through it), CPU (wall) per call: "
+                + ", ".join(
+                    f"{name} {h['cpu_us']:.0f} µs ({h['wall_us']:.0f} µs)"
+                    for name, h in hop.items()
+                )
+                + ".",
+            ]
+        out.append("")
+    imports = data.get("import")
+    if imports:
+        out += ["Import time (`-X importtime`, median of 5 fresh interpreters):", ""]
+        table = [[f"`{r['statement']}`", f"{r['ms']:.1f}"] for r in imports.values()]
+        out += _table(["statement", "ms"], table, right={1})
+    return out
+
+
 def section_emulator(load: dict[str, Any] | None, upload: dict[str, Any] | None) -> list[str]:
     out = ["## The emulator", ""]
     if load:
@@ -750,6 +953,18 @@ def section_emulator(load: dict[str, Any] | None, upload: dict[str, Any] | None)
         head = ["route", "requests", "req/s", "p50 ms", "p99 ms", "errors", "server CPU µs/req"]
         out += _table(head, rows, right={1, 2, 3, 4, 5, 6})
         out.append("")
+        if load.get("ratio_rows"):
+            out += [
+                "One connection at a time: a mutating call with a fresh `Idempotency-Key` "
+                "against a read.",
+                "",
+            ]
+            rows = [
+                [r["label"], f"{r['rps']:,.0f}", f"{r['server_cpu_us']:,.0f}"]
+                for r in load["ratio_rows"]
+            ]
+            out += _table(["route", "req/s", "server CPU µs/req"], rows, right={1, 2})
+            out += ["", f"Write/read ratio: **{load['write_read_ratio_c1']:.2f}**.", ""]
     if upload:
         out += [
             f"`emulator_upload.py`: a {_size(upload['size_mib'])} upload streamed from disk with "
@@ -802,6 +1017,7 @@ def render_report(results: dict[str, Any], chart: Path | None, out_dir: Path) ->
         "latency": section_latency,
         "refused_upload": section_refused_upload,
         "tracing": section_tracing,
+        "parity": section_parity,
     }
     for name, section in sections.items():
         data = _data(results, name)
