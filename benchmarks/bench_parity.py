@@ -281,26 +281,30 @@ def part_async(
                 url = f"{'https' if tls else 'http'}://127.0.0.1:{port}"
                 for loop in loops:
                     for level in levels:
-                        for client in ("ours", "aiohttp"):
-                            if client == "aiohttp" and loop == "trio":
-                                continue
-                            spec = {
-                                "kind": "async",
-                                "client": client,
-                                "loop": loop,
-                                "url": url,
-                                "concurrency": level,
-                                "total": total,
-                                "ca": cert if tls else None,
-                            }
-                            runs = [_run(spec, env) for _ in range(repeat)]
+                        clients = ["ours"] if loop == "trio" else ["ours", "aiohttp"]
+                        runs: dict[str, list[dict[str, float]]] = {c: [] for c in clients}
+                        # In turns (ours, aiohttp, ours, ...): a drift in the machine's load
+                        # then hits both sides of a ratio alike.
+                        for _ in range(repeat):
+                            for client in clients:
+                                spec = {
+                                    "kind": "async",
+                                    "client": client,
+                                    "loop": loop,
+                                    "url": url,
+                                    "concurrency": level,
+                                    "total": total,
+                                    "ca": cert if tls else None,
+                                }
+                                runs[client].append(_run(spec, env))
+                        for client in clients:
                             row = {
                                 "client": client,
                                 "loop": loop,
                                 "tls": tls,
                                 "concurrency": level,
-                                "runs_cpu_us": [r["cpu_us"] for r in runs],
-                            } | _median(runs)
+                                "runs_cpu_us": [r["cpu_us"] for r in runs[client]],
+                            } | _median(runs[client])
                             rows.append(row)
                             print(
                                 f"  {'TLS' if tls else 'plain':5} {loop:7} {client:8} "
