@@ -291,6 +291,24 @@ async def test_no_answer_runs_request_hooks_only_and_names_the_error(
     _no_key("sk_test_secret", spans, recorder)
 
 
+async def test_a_cancelled_call_ends_its_span_and_restores_the_callers(
+    adapter: str, spans: InMemorySpanExporter
+) -> None:
+    tracer = trace.get_tracer("test")
+    async with scripted_server(Reply(hang=True)) as server:
+        client = _client(server.base_url, "sk_test_secret")
+        async with client:
+            with tracer.start_as_current_span("caller") as caller:
+                with anyio.move_on_after(0.2):
+                    await client.cache.get("k")
+                # The call's span is no longer current here: the caller's is again.
+                assert trace.get_current_span() is caller
+    [span] = _named(spans, "cache.get")
+    attributes = dict(span.attributes or {})
+    assert "Cancel" in str(attributes["error.type"])
+    assert span.end_time is not None
+
+
 async def test_a_chat_stream_span_ends_when_the_stream_closes_with_its_event_count(
     emulator: Emulator, adapter: str, spans: InMemorySpanExporter
 ) -> None:
