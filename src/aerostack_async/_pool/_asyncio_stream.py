@@ -28,6 +28,7 @@ import asyncio
 import contextlib
 import socket
 import ssl
+from collections import deque
 from collections.abc import Callable, Coroutine
 from typing import Any, cast
 
@@ -65,7 +66,7 @@ class AsyncioStream(anyio.abc.ByteStream, asyncio.Protocol):
         self._sock = sock  # kept to close just this process's descriptor after a fork
         self._loop = loop  # its transport lives on this loop, and only this one
         self._transport: asyncio.Transport | None = None
-        self._chunks: list[bytes] = []
+        self._chunks: deque[bytes] = deque()
         self._buffered = 0
         self._reading_paused = False
         self._writing_paused = False
@@ -135,11 +136,15 @@ class AsyncioStream(anyio.abc.ByteStream, asyncio.Protocol):
                 raise anyio.ClosedResourceError
             chunks = self._chunks
             if chunks:
-                data = chunks[0] if len(chunks) == 1 else b"".join(chunks)
-                chunks.clear()
-                if len(data) > max_bytes:
-                    chunks.append(data[max_bytes:])
-                    data = data[:max_bytes]
+                if len(chunks) > 1 and self._buffered <= max_bytes:
+                    data = b"".join(chunks)  # small pieces: all of them in one go
+                    chunks.clear()
+                else:
+                    # One piece at a time, so a full buffer is never joined only to be cut up.
+                    data = chunks.popleft()
+                    if len(data) > max_bytes:
+                        chunks.appendleft(data[max_bytes:])
+                        data = data[:max_bytes]
                 self._buffered -= len(data)
                 if self._reading_paused and self._buffered <= _READ_LOW_WATER:
                     self._reading_paused = False
