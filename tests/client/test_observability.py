@@ -368,10 +368,19 @@ async def test_httpx_instrumentation_nests_under_our_span(
 # -- hooks ------------------------------------------------------------------------------------
 
 
-async def test_hooks_see_the_request_with_the_key_masked(emulator: Emulator, adapter: str) -> None:
+@pytest.mark.parametrize("key_kind", ["static", "callable"])
+async def test_hooks_see_the_request_with_the_key_masked(
+    emulator: Emulator, adapter: str, key_kind: str, spans: InMemorySpanExporter
+) -> None:
     recorder = Recorder()
-    async with _client(emulator.base_url, emulator.api_key, event_hooks=recorder.hooks) as client:
+
+    async def rotating_key() -> str:  # (a key resolved per call travels with the call)
+        return emulator.api_key
+
+    key: Any = emulator.api_key if key_kind == "static" else rotating_key
+    async with _client(emulator.base_url, key, event_hooks=recorder.hooks) as client:
         await client.cache.set("obs-hooked", {"a": 1})
+    _no_key(emulator.api_key, spans, recorder)
     [request] = recorder.requests
     assert request.method == "POST"
     assert request.url == httpx.URL(emulator.base_url + "/cache/set")
