@@ -328,5 +328,4 @@ def test_a_pool_used_from_a_second_event_loop_opens_new_connections(pool_stream:
     finally:
         listener.close()
         anyio.run(transport.aclose)
-        del transport
         gc.collect()  # here, under this test's warning filters, not in some later test
