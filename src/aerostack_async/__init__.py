@@ -1,11 +1,12 @@
 """aerostack-async: the async-first client for the Aerostack Platform API.
 
-Example::
-
+Example:
+    ```python
     from aerostack_async import AsyncAerostack
 
     async with AsyncAerostack(api_key="sk_...") as client:
         await client.cache.set("greeting", "hello")
+    ```
 
 ``Aerostack`` is the same client for synchronous code, ``SDK`` the seed SDK's interface on
 top of it; ``errors`` holds the error tree and ``models`` the request and response types.

@@ -1,9 +1,9 @@
-"""The client's own batch methods' helpers, on top of the public :mod:`aerostack_async.batching`.
+"""The client's own batch methods' helpers, on top of the public `aerostack_async.batching`.
 
 ``cache.get_many``, ``queue.enqueue_many``, ``database.batch`` and their ``*_stream`` forms check
-every item before sending (:func:`run_prepared`, :func:`stream_prepared`), size their fan-out
-from the pool (:func:`client_concurrency`, given the pool's limits, not the transport) and refuse
-a shared idempotency key (:func:`per_call_options`). None of this is public API.
+every item before sending (`run_prepared()`, `stream_prepared()`), size their fan-out
+from the pool (`client_concurrency()`, given the pool's limits, not the transport) and refuse
+a shared idempotency key (`per_call_options()`). None of this is public API.
 """
 
 from __future__ import annotations
@@ -56,10 +56,10 @@ async def run_prepared(
 
     For the client's own batch methods. ``prepare`` turns an item into what ``fn`` sends, or
     raises ``ValueError``/``TypeError`` for a bad item. In default mode the first bad item raises
-    an :class:`InvalidItemError` (``name[index]`` in its message; the item; the cause) and
+    an `InvalidItemError` (``name[index]`` in its message; the item; the cause) and
     nothing is sent; with ``return_exceptions=True`` bad items get their error in place and only
     the good ones are sent.
-    With ``chunk_size`` set, ``fn`` takes a list of prepared items (see :func:`map_chunked`);
+    With ``chunk_size`` set, ``fn`` takes a list of prepared items (see `map_chunked()`);
     otherwise one. A ``BatchError`` always names the caller's items, never the prepared ones.
     """
     listed = items if isinstance(items, Sequence) else list(items)
@@ -156,11 +156,11 @@ def stream_prepared(
     on_progress: StreamProgressCallback | None,
     read_ahead: int | None,
 ) -> ResultStream[Any]:
-    """:func:`run_prepared` as a stream, for the client's own ``*_stream`` methods.
+    """`run_prepared()` as a stream, for the client's own ``*_stream`` methods.
 
     Each item is checked by ``prepare`` as it is read (not all before the first call: the
     input may be endless). A bad item stops the stream at its position with an
-    :class:`InvalidItemError`, or with ``return_exceptions=True`` takes its error as its result.
+    `InvalidItemError`, or with ``return_exceptions=True`` takes its error as its result.
     """
     return ResultStream(
         fn,

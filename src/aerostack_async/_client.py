@@ -1,6 +1,6 @@
 """AsyncAerostack: configuration, lifecycle and the resources of one client.
 
-Hold one client for the life of your process (or of a task group), and close it::
+Hold one client for the life of your process (or of a task group), and close it:
 
     async with AsyncAerostack(api_key="sk_...") as client:
         await client.cache.set("greeting", "hello", ttl=60)
@@ -57,10 +57,10 @@ class AsyncAerostack:
       ``"production"`` (``https://api.aerostack.dev/v1``) or ``"local"``
       (``http://localhost:8787/v1``, the emulator). Only when none of the three is given does
       ``AEROSTACK_BASE_URL`` apply, and only without it is the default production.
-    - ``timeout``: seconds per phase, or a :class:`Timeout` (default: 5 s connect, 60 s read
+    - ``timeout``: seconds per phase, or a `Timeout` (default: 5 s connect, 60 s read
       and write, 10 s for a pooled connection, 120 s for a whole call with its retries).
-    - ``retry``: a :class:`RetryPolicy` (default: 3 attempts) or ``None`` for no retries.
-    - ``limits``: the pool's size, as a :class:`Limits` or an ``httpx.Limits``; ``http2``: use
+    - ``retry``: a `RetryPolicy` (default: 3 attempts) or ``None`` for no retries.
+    - ``limits``: the pool's size, as a `Limits` or an ``httpx.Limits``; ``http2``: use
       HTTP/2 (needs the ``h2`` package).
     - ``http_client``: your own ``httpx.AsyncClient`` (its headers are sent too); it is never
       closed by us.
@@ -68,9 +68,9 @@ class AsyncAerostack:
     - ``event_hooks``: ``{"request": [...], "response": [...]}``, sync or async callables run
       for every attempt of every call, in httpx's shape (the key masked in what they see); see
       ``docs/observability.md``, with the OpenTelemetry spans each call makes when a tracer
-      provider is configured, and :attr:`with_raw_response`.
+      provider is configured, and `with_raw_response`.
 
-    Use it as ``async with AsyncAerostack(...) as client`` or call :meth:`aclose`. A client
+    Use it as ``async with AsyncAerostack(...) as client`` or call `aclose()`. A client
     dropped while open warns with ``ResourceWarning``.
     """
 
@@ -167,7 +167,7 @@ class AsyncAerostack:
 
     @property
     def is_closed(self) -> bool:
-        """Whether :meth:`aclose` has run (for a copy: whether its parent was closed)."""
+        """Whether `aclose()` has run (for a copy: whether its parent was closed)."""
         if self._parent is not None:
             return self._parent.is_closed
         return self._closed
@@ -188,9 +188,10 @@ class AsyncAerostack:
         ends both. ``default_headers`` are added to the current ones; ``event_hooks`` replace
         the current ones (``{}``: none).
 
-        Example::
-
+        Example:
+            ```python
             patient = client.with_options(timeout=Timeout(read=300), retry=None)
+            ```
         """
         if retry is not _Keep and retry is not None and not isinstance(retry, RetryPolicy):
             raise ConfigurationError("retry must be a RetryPolicy or None")
@@ -224,7 +225,7 @@ class AsyncAerostack:
 
     @property
     def with_raw_response(self) -> AsyncRawResponses:
-        """This client's resources, whose one-call methods return a :class:`RawResponse`.
+        """This client's resources, whose one-call methods return a `RawResponse`.
 
         ``raw = await client.with_raw_response.cache.get("k")`` gives ``raw.status_code``,
         ``raw.headers``, ``raw.request_id``, ``raw.elapsed`` and ``raw.parse()`` (the usual

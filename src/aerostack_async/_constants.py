@@ -3,7 +3,7 @@
 Every other module imports these from here (``_client``, ``compat``, ``cli``, ``testing``,
 ``resources``, ``_transport``), so a value is written once. The limits are the contract's
 (``/work/shared/API.md``): checked before sending, so that a call the server would refuse fails
-with a clear :class:`~aerostack_async.errors.InvalidRequestError` instead.
+with a clear `InvalidRequestError` instead.
 """
 
 from __future__ import annotations

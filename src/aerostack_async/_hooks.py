@@ -63,7 +63,7 @@ class Hooks:
 
 
 def check_event_hooks(value: object, *, where: str = "event_hooks") -> Hooks:
-    """``value`` as :class:`Hooks`; anything but a mapping of the two events to callables fails."""
+    """``value`` as `Hooks`; anything but a mapping of the two events to callables fails."""
     if value is None:
         return Hooks()
     if not isinstance(value, Mapping):

@@ -1,6 +1,6 @@
-"""Builds the HTTP client a new :class:`~aerostack_async.AsyncAerostack` uses, in one place.
+"""Builds the HTTP client a new `AsyncAerostack` uses, in one place.
 
-Our own HTTP/1.1 pool (:mod:`aerostack_async._pool`) is the default: it costs several times
+Our own HTTP/1.1 pool (`aerostack_async._pool`) is the default: it costs several times
 less CPU per request than httpcore's and stays flat with concurrency. httpx's own transport is
 used where ours does not apply — HTTP/2, proxies (httpx reads ``HTTP(S)_PROXY`` only when no
 ``transport=`` is given) — and when ``AEROSTACK_HTTP_TRANSPORT=httpx`` asks for it (to compare,
@@ -41,9 +41,9 @@ def build_http_client(
     """A new ``httpx.AsyncClient`` for one AsyncAerostack (which then owns and closes it).
 
     Also returns our pool beneath it, if that is its transport: the client then sends through
-    :class:`~aerostack_async._wire.PoolWire` (whole bodies by :meth:`AsyncPoolTransport.fetch`,
+    `PoolWire` (whole bodies by `AsyncPoolTransport.fetch()`,
     streams read off the pool's own body iterator), else through
-    :class:`~aerostack_async._wire.HttpxWire`. Redirects are never followed, so the key cannot
+    `HttpxWire`. Redirects are never followed, so the key cannot
     travel to another origin.
     """
     httpx_limits = httpx.Limits(

@@ -39,10 +39,11 @@ class Timeout:
     ``connect``, ``read``, ``write`` and ``pool`` bound each phase of every attempt (``None`` =
     unbounded); ``total`` bounds the whole call, every retry and backoff included.
 
-    Example::
-
+    Example:
+        ```python
         AsyncAerostack(timeout=Timeout(read=120, total=300))
         await client.cache.get("k", timeout=2.0)  # each phase 2 s, same total
+        ```
     """
 
     connect: float | None = 5.0
@@ -63,7 +64,7 @@ DEFAULT_TIMEOUT = Timeout()
 
 
 def coerce_timeout(value: float | Timeout | None, base: Timeout = DEFAULT_TIMEOUT) -> Timeout:
-    """A :class:`Timeout` from a number (every phase, ``total`` kept from ``base``) or None."""
+    """A `Timeout` from a number (every phase, ``total`` kept from ``base``) or None."""
     if isinstance(value, Timeout):
         return value
     if value is None:
@@ -82,10 +83,11 @@ class Limits:
     ``None`` means no limit (for ``keepalive_expiry``: idle connections never expire). An
     ``httpx.Limits`` is accepted wherever a ``Limits`` is, with the same three fields.
 
-    Example::
-
+    Example:
+        ```python
         AsyncAerostack(limits=Limits(max_connections=10, max_keepalive_connections=10))
         AsyncAerostack(limits=httpx.Limits(max_connections=10))  # the same fields, httpx's type
+        ```
     """
 
     max_connections: int | None = 100
@@ -115,7 +117,7 @@ DEFAULT_LIMITS = Limits()
 
 
 def coerce_limits(value: object) -> Limits:
-    """A :class:`Limits` from ours or from an ``httpx.Limits`` (its three fields, as they are)."""
+    """A `Limits` from ours or from an ``httpx.Limits`` (its three fields, as they are)."""
     if isinstance(value, Limits):
         return value
     import httpx  # a core dependency; imported here so that this module itself does not need it
@@ -142,10 +144,11 @@ class RetryPolicy:
     calls carry one ``Idempotency-Key`` across all their attempts, so a retry never repeats a
     side effect.
 
-    Example::
-
+    Example:
+        ```python
         AsyncAerostack(retry=RetryPolicy(attempts=5, max_retry_after=60))
         await client.queue.enqueue("email", {...}, retry=None)  # this call: one attempt only
+        ```
     """
 
     attempts: int = 3
@@ -176,8 +179,8 @@ DEFAULT_RETRY = RetryPolicy()
 class CallOptions(TypedDict, total=False):
     """Keyword-only options every resource method accepts.
 
-    - ``timeout``: a number (seconds per phase) or a :class:`Timeout` for this call.
-    - ``retry``: a :class:`RetryPolicy` for this call, or ``None`` for a single attempt.
+    - ``timeout``: a number (seconds per phase) or a `Timeout` for this call.
+    - ``retry``: a `RetryPolicy` for this call, or ``None`` for a single attempt.
     - ``extra_headers``: headers added to this request (they cannot replace the API key).
     - ``idempotency_key``: use this ``Idempotency-Key`` instead of a fresh one (≤ 255 chars).
     """

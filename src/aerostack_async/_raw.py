@@ -1,8 +1,8 @@
 """Raw responses, in openai's shape: ``client.with_raw_response.cache.get("k")``.
 
 ``client.with_raw_response`` has the client's resources; each method that makes one call
-returns a :class:`RawResponse` instead of its result: the HTTP status, headers, request id and
-time of the call's (last) attempt, and :meth:`RawResponse.parse` for the usual result. Methods
+returns a `RawResponse` instead of its result: the HTTP status, headers, request id and
+time of the call's (last) attempt, and `RawResponse.parse()` for the usual result. Methods
 that make many calls or stream (``*_many``, ``*_stream``, ``list``, ``download``...) are not
 there: a stream already carries its response (``stream.response``), and a batch is many.
 
@@ -53,7 +53,7 @@ class RawResponse(Generic[T]):
     ``status_code``, ``headers``, ``request_id`` (the server's ``X-Request-ID``), ``elapsed``
     (sending to the end of the body, of the last attempt), ``http_request`` (what was sent, the
     key masked), ``http_response`` (the ``httpx.Response``), ``content``/``text``/``json()``,
-    and :meth:`parse` for what the method returns normally.
+    and `parse()` for what the method returns normally.
     """
 
     __slots__ = ("_parsed", "_wire")
@@ -121,7 +121,7 @@ class RawResponse(Generic[T]):
         return self.content.decode("utf-8", "replace")
 
     def json(self) -> Any:
-        """The body as plain JSON (dicts and lists), not the typed result of :meth:`parse`."""
+        """The body as plain JSON (dicts and lists), not the typed result of `parse()`."""
         return json.loads(self.content)
 
     def __repr__(self) -> str:
@@ -153,7 +153,7 @@ def _raw_method(name: str, original: Callable[..., Any]) -> Callable[..., Any]:
         return RawResponse(slot[-1], parsed)
 
     method.__doc__ = (
-        f"``{original.__qualname__}``, returning a :class:`RawResponse` "
+        f"``{original.__qualname__}``, returning a `RawResponse` "
         f"(its ``parse()`` gives the usual result).\n\n{inspect.getdoc(original) or ''}"
     )
     del method.__wrapped__  # (its own signature: the original's, returning a RawResponse)
@@ -175,7 +175,7 @@ def _annotation_text(annotation: object) -> str:
 
 
 class _RawResource:
-    """A resource whose one-call methods return :class:`RawResponse`."""
+    """A resource whose one-call methods return `RawResponse`."""
 
     __slots__ = ("_resource",)
 
@@ -208,13 +208,14 @@ RawStorage = _raw_class(Storage)
 
 
 class AsyncRawResponses:
-    """``client.with_raw_response``: the client's resources, returning :class:`RawResponse`.
+    """``client.with_raw_response``: the client's resources, returning `RawResponse`.
 
-    Example::
-
+    Example:
+        ```python
         raw = await client.with_raw_response.cache.get("greeting")
         print(raw.status_code, raw.request_id, raw.elapsed, raw.headers["content-type"])
         entry = raw.parse()  # the CacheGetResult that cache.get returns
+        ```
     """
 
     # The sync facade proxies it like a resource (it holds resources, has no methods).

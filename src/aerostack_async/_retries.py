@@ -3,7 +3,7 @@
 stamina runs its global on-retry hooks for every retry it schedules, and its default hook logs
 ``stamina.retry_scheduled`` at ``WARNING``, which Python's last-resort handler prints to stderr
 in any application that has not configured logging. stamina has no per-call hooks, so the
-hooks it has are wrapped, once, in :class:`_OthersOnly`: outside :func:`retry_scope` (the
+hooks it has are wrapped, once, in `_OthersOnly`: outside `retry_scope()` (the
 application's own stamina retries, or another library's) they run as before; inside it (this
 package's retries) they are skipped, and the retry is logged on ``aerostack_async`` instead,
 at ``INFO``, with the method, path, attempt, wait and reason, never a key or a header.

@@ -306,7 +306,7 @@ def _start_portal(
 
 
 class _Pending:
-    """One call made through a :class:`_Hop`: run as its own task on the loop."""
+    """One call made through a `_Hop`: run as its own task on the loop."""
 
     __slots__ = ("args", "cancel_call", "cancelled", "func", "future", "trace")
 
@@ -337,7 +337,7 @@ class _Pending:
         self.future.set_result(result)
 
     async def run_in_scope(self) -> None:
-        """:meth:`run` in a trio cancel scope that :meth:`cancel` can cancel."""
+        """`run()` in a trio cancel scope that `cancel()` can cancel."""
         import trio
 
         with trio.CancelScope() as scope:
@@ -659,7 +659,7 @@ class SyncClient:
     """A blocking client over any async root object (see the module docstring).
 
     ``open_root`` is called on the loop thread to create the async object; if that object is an
-    async context manager it is entered there, and exited by :meth:`close`. Every public
+    async context manager it is entered there, and exited by `close()`. Every public
     attribute of the root is reachable here, made blocking.
     """
 
@@ -753,18 +753,19 @@ _ASYNC_SIGNATURE: Final = inspect.signature(AsyncAerostack)
 class Aerostack(_AerostackSurface, SyncClient):
     """The blocking client: ``AsyncAerostack``'s whole surface, made synchronous.
 
-    Takes the same arguments as :class:`AsyncAerostack`, plus ``backend`` (``"asyncio"``, the
+    Takes the same arguments as `AsyncAerostack`, plus ``backend`` (``"asyncio"``, the
     default, or ``"trio"``) and ``backend_options`` for the loop it runs on. The loop thread
-    starts on first use (or ``with``) and stops on :meth:`close`. Share one instance between
+    starts on first use (or ``with``) and stops on `close()`. Share one instance between
     threads; do not call it from async code.
 
-    Example::
-
+    Example:
+        ```python
         with Aerostack(api_key="sk_...") as client:
             client.cache.set("greeting", "hello")
             with client.ai.chat_stream([{"role": "user", "content": "Hi"}]) as stream:
                 for text in stream.text_stream:
                     print(text, end="")
+        ```
     """
 
     if not TYPE_CHECKING:  # type checkers see the generated signature in _sync_types.pyi

@@ -726,7 +726,7 @@ def _declare(proxy: type) -> bool:
 
 def _class_doc(cls: type) -> str:
     doc = sync_doc(inspect.getdoc(cls)) or ""
-    mirror = f"The blocking mirror of :class:`{cls.__module__}.{cls.__qualname__}`."
+    mirror = f"The blocking mirror of `{cls.__module__}.{cls.__qualname__}`."
     return f"{doc}\n\n{mirror}" if doc else mirror
 
 

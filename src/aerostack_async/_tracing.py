@@ -9,11 +9,11 @@ client semantic conventions, and the W3C ``traceparent`` of that span goes out w
 What tracing costs when it is off
 ---------------------------------
 Nothing here imports OpenTelemetry: an application that has set a tracer provider has imported
-``opentelemetry.trace`` already, so :func:`tracer` finds that module in ``sys.modules`` (one
+``opentelemetry.trace`` already, so `tracer()` finds that module in ``sys.modules`` (one
 dict lookup while it is absent). Once found, the check per call is one read of the API's global
 provider, compared by identity with the one the cached tracer came from: a provider set later, or
 replaced (tests do), is picked up at the next call. Without a provider, or with the API's no-op
-one, :func:`tracer` returns None and the transport does nothing else. Measured in
+one, `tracer()` returns None and the transport does nothing else. Measured in
 ``benchmarks/bench_tracing.py``.
 
 Attribute names follow the conventions (``http.request.method``, ``server.address``,
@@ -124,7 +124,7 @@ def prime() -> None:
     """Load a tracer provider named by ``OTEL_PYTHON_TRACER_PROVIDER``, once, at client creation.
 
     The API only reads that variable inside ``get_tracer_provider()``; calling it here sets the
-    global provider that :func:`tracer` then reads. Without the variable this does nothing.
+    global provider that `tracer()` then reads. Without the variable this does nothing.
     """
     if _PROVIDER_ENV not in os.environ:
         return
@@ -158,7 +158,7 @@ def caller_context() -> Any:
     """The calling thread's OpenTelemetry context when tracing is on, else None.
 
     The sync facade runs each call as a task on its loop thread; it takes the caller's context
-    along (:func:`enter_context`) so that the call's span is a child of the caller's.
+    along (`enter_context()`) so that the call's span is a child of the caller's.
     """
     if tracer() is None or _api is None:
         return None
@@ -244,7 +244,7 @@ def start_call_span(
     headers: MutableMapping[str, str],
     operation: str | None = None,
 ) -> CallSpan:
-    """Start the span of one call (current in this task until :meth:`CallSpan.detach`).
+    """Start the span of one call (current in this task until `CallSpan.detach()`).
 
     Its name is ``operation``, or else the operation the path and ``stream`` say.
 

@@ -1,10 +1,10 @@
 """What is the same on every path down to the socket: headers, keys, retries, deadlines, errors.
 
-``Transport`` builds each attempt's :class:`~aerostack_async._wire.WireRequest` (the client's
+``Transport`` builds each attempt's `WireRequest` (the client's
 prebuilt headers, the call's own: a per-call key, the Idempotency-Key, ``extra_headers``; the
-already-encoded body; the timeouts) and sends it through the client's :mod:`~aerostack_async._wire`
+already-encoded body; the timeouts) and sends it through the client's `_wire`
 adapter: our pool, or an ``httpx.AsyncClient``. One response type comes back either way
-(:class:`~aerostack_async._wire.WireResponse`), and the adapter has already mapped its failures
+(`WireResponse`), and the adapter has already mapped its failures
 into our error tree (with ``APIConnectionError.retryable``). Here, the same on both adapters:
 idempotency keys, retries (the first attempt runs without any retry machinery; only a retryable
 failure hands the call to stamina, which drives backoff with ``Retry-After`` honoured up to a
@@ -14,9 +14,9 @@ typed error. ``_attempt`` does one attempt in three steps: build, send, check th
 Hooks for the streaming, upload and download helpers
 ----------------------------------------------------
 ``Transport.stream(method, path, *, content=None, headers=None, mutating=True, options=None)``
-is an async context manager yielding an open :class:`~aerostack_async._wire.WireResponse`
+is an async context manager yielding an open `WireResponse`
 whose status is 2xx; read its body with ``aiter_bytes()``. A non-2xx status raises the same
-typed error as :meth:`Transport.request` (its small body is read first) before anything is
+typed error as `Transport.request()` (its small body is read first) before anything is
 yielded. Retries and the total deadline apply only until the response headers arrive: once
 yielded, the response is never retried, and leaving the ``async with`` (normally, by error or by
 cancellation) closes it so its connection goes back to the pool.
@@ -112,7 +112,7 @@ _decode_envelope = msgspec.json.Decoder(_ErrorEnvelope).decode
 class Transport:
     """Sends requests for one client configuration; copies made by ``with_options`` share the pool.
 
-    Not public API: resources call :meth:`request`; streaming helpers call :meth:`stream`.
+    Not public API: resources call `request()`; streaming helpers call `stream()`.
     """
 
     __slots__ = (

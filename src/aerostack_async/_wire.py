@@ -1,18 +1,18 @@
 """The wire boundary under ``Transport``: one way down to the socket for every call.
 
-One request type goes down (:class:`WireRequest`), one response type comes back
-(:class:`WireResponse`, for whole and streamed bodies alike), through one of two adapters that
-implement the :class:`Wire` protocol:
+One request type goes down (`WireRequest`), one response type comes back
+(`WireResponse`, for whole and streamed bodies alike), through one of two adapters that
+implement the `Wire` protocol:
 
-- :class:`PoolWire`: our own HTTP/1.1 pool (:class:`~aerostack_async._pool.AsyncPoolTransport`),
+- `PoolWire`: our own HTTP/1.1 pool (`AsyncPoolTransport`),
   when it is the transport of a client the library built. Whole bodies are read by the pool's
   ``fetch``; a stream reads the pool's own body iterator directly (no httpx generator layers).
-- :class:`HttpxWire`: any ``httpx.AsyncClient`` — the caller's own ``http_client``, or one on
+- `HttpxWire`: any ``httpx.AsyncClient`` — the caller's own ``http_client``, or one on
   httpx's transport (HTTP/2, proxies, ``AEROSTACK_HTTP_TRANSPORT=httpx``).
 
 Each adapter maps its failures into the package's error tree in one place: the table
-:data:`_ERRORS` and the context manager :func:`wire_errors` (the way httpx maps httpcore's), so a
-failure is translated once, whichever path it happened on. :attr:`APIConnectionError.retryable`
+`_ERRORS` and the context manager `wire_errors()` (the way httpx maps httpcore's), so a
+failure is translated once, whichever path it happened on. `APIConnectionError.retryable`
 says whether sending again can help. The key is masked in the request an error or a response
 carries (``error.raw_response.request``, ``exc.__cause__.request``) and in every message.
 
@@ -87,7 +87,7 @@ class WireRequest:
 
     @property
     def secret(self) -> str | None:
-        """The API key this request carries (never log it: see :meth:`masked_headers`)."""
+        """The API key this request carries (never log it: see `masked_headers()`)."""
         value = self.extra.get(KEY_HEADER)
         if value is None:
             value = self.headers.get(KEY_HEADER)
@@ -209,7 +209,7 @@ class wire_errors:
 
 
 class WireResponse:
-    """A response: its head, and its body read whole (``content``) or open (:meth:`aiter_bytes`).
+    """A response: its head, and its body read whole (``content``) or open (`aiter_bytes()`).
 
     ``response`` is the same response as an ``httpx.Response`` (built on first use: errors and
     ``ChatStream.response`` / ``Download.response`` carry it). ``elapsed`` is seconds from sending
@@ -459,8 +459,8 @@ def wrap_httpx(
 class PoolWire:
     """Our pool, under a client the library built (so no auth, hooks, redirects or cookies).
 
-    Whole bodies come from :meth:`AsyncPoolTransport.fetch`; streams from
-    :meth:`AsyncPoolTransport.open`, whose body iterator is read directly. httpx's
+    Whole bodies come from `AsyncPoolTransport.fetch()`; streams from
+    `AsyncPoolTransport.open()`, whose body iterator is read directly. httpx's
     ``HTTP Request: ...`` log line is written here as ``AsyncClient.send`` would.
     """
 

@@ -1,17 +1,17 @@
 """Bounded, ordered fan-out of async calls: the one mechanism under every ``*_many`` method.
 
-:func:`map_concurrently` runs ``await fn(item)`` for every item with at most ``concurrency`` calls
-in flight and returns the results in input order. :func:`map_chunked` does the same for APIs that
+`map_concurrently()` runs ``await fn(item)`` for every item with at most ``concurrency`` calls
+in flight and returns the results in input order. `map_chunked()` does the same for APIs that
 take items in groups (``/cache/getMany`` takes 100 keys), handing out one result per item.
 
 Both are structured: the calls run inside an anyio task group, so nothing outlives the ``await``.
 By default the first failure cancels the calls still running and raises one
-:class:`~aerostack_async.errors.BatchError` naming the item, with the original error as its
+`BatchError` naming the item, with the original error as its
 ``__cause__``; with ``return_exceptions=True`` every item gets its result or its exception.
 Cancelling the caller cancels every call in flight. Both work on asyncio and trio.
 
-Example::
-
+Example:
+    ```python
     from aerostack_async.batching import map_concurrently
 
     async def fetch(user_id: int) -> dict:
@@ -19,6 +19,7 @@ Example::
         return rows.results[0]
 
     users = await map_concurrently(fetch, range(1_000), concurrency=16)
+    ```
 
 Why workers rather than one task per item: ``concurrency`` tasks pull items from one shared
 iterator, so a batch of 10,000 items starts 16 tasks, not 10,000. Measured with 10,000 no-op
@@ -63,7 +64,7 @@ ProgressCallback = Callable[[int, int], object]
 StreamProgressCallback = _ProgressCallback
 """``on_progress(done, total)`` for streams: ``total`` is None while the input's length is unknown.
 
-The one meaning of ``on_progress`` (:mod:`aerostack_async._callbacks`); a callback that accepts
+The one meaning of ``on_progress`` (`aerostack_async._callbacks`); a callback that accepts
 ``int | None`` also serves the list forms and uploads and downloads."""
 
 Concurrency = int | anyio.CapacityLimiter
@@ -135,7 +136,7 @@ async def _run(
     """Run ``fn`` over ``items`` with bounded workers; results in order, plus the first failure.
 
     A failure in default mode is returned, not raised, so callers can name the item in their own
-    terms (:func:`map_chunked` names the chunk's first item, not the chunk's position).
+    terms (`map_chunked()` names the chunk's first item, not the chunk's position).
     """
     workers, limiter = _check_concurrency(concurrency)
     results: list[Any] = [None] * len(items)
@@ -182,7 +183,7 @@ async def _run(
 
 
 class ChunkItemError(Exception):
-    """Raised by a :func:`map_chunked` call to blame one item of its chunk.
+    """Raised by a `map_chunked()` call to blame one item of its chunk.
 
     ``offset`` is the item's position in the chunk and ``error`` what went wrong with it. The
     batch then reports that item (its input index and the item itself) rather than the whole
@@ -228,11 +229,11 @@ async def map_concurrently(
     Args:
         fn: an async function of one item.
         items: any iterable; it is read to the end first (the total is needed for progress).
-        concurrency: the most calls in flight, at least 1; or an :class:`anyio.CapacityLimiter`
+        concurrency: the most calls in flight, at least 1; or an `anyio.CapacityLimiter`
             to share one limit between several batches (``fn`` must not acquire that limiter
             itself: each call already holds one of its tokens).
         return_exceptions: if false (the default) the first exception cancels the calls still
-            running and is raised as a :class:`~aerostack_async.errors.BatchError` with ``index``
+            running and is raised as a `BatchError` with ``index``
             and ``item`` set and the original exception as ``__cause__``. If true, nothing is
             cancelled and each failed item's slot holds its exception instead of a result.
         on_progress: called as ``on_progress(done, total)`` after each item finishes (failures
@@ -298,16 +299,16 @@ async def map_chunked(
 
     ``fn`` takes a list of consecutive items and must return exactly one result per item, in the
     same order (a chunk that returns the wrong number fails with ``ValueError``). It suits any API
-    that accepts many items per call::
+    that accepts many items per call:
 
         entries = await map_chunked(fetch_100_keys, keys, chunk_size=100, concurrency=8)
 
-    Failure, cancellation and progress work as in :func:`map_concurrently`, counted in items:
+    Failure, cancellation and progress work as in `map_concurrently()`, counted in items:
     ``on_progress`` advances by a chunk's length when that chunk finishes. When a chunk fails,
-    the :class:`~aerostack_async.errors.BatchError` has ``index`` = the input position of the
+    the `BatchError` has ``index`` = the input position of the
     chunk's first item and ``item`` = the chunk (a list); with ``return_exceptions=True`` every
     item of the failed chunk gets that chunk's exception. ``fn`` may raise
-    :class:`ChunkItemError` to blame one item of its chunk instead.
+    `ChunkItemError` to blame one item of its chunk instead.
     """
     if isinstance(chunk_size, bool) or not isinstance(chunk_size, int) or chunk_size < 1:
         raise InvalidRequestError(f"chunk_size must be a positive int, got {chunk_size!r}")
@@ -334,7 +335,7 @@ async def _chunked(
     return_exceptions: bool,
     progress: _Progress,
 ) -> list[Any]:
-    """:func:`map_chunked` without its argument checks; errors name ``originals``' items."""
+    """`map_chunked()` without its argument checks; errors name ``originals``' items."""
     starts = range(0, len(items), chunk_size)
     chunks = [(start, list(items[start : start + chunk_size])) for start in starts]
 
@@ -415,8 +416,8 @@ class _Stopped:
 class ResultStream(Generic[R]):
     """Results of a batch, one per input item **in input order**, as the calls complete.
 
-    What the ``*_stream`` methods and :func:`stream_concurrently` return. Enter it with
-    ``async with``, then iterate::
+    What the ``*_stream`` methods and `stream_concurrently()` return. Enter it with
+    ``async with``, then iterate:
 
         async with client.cache.get_many_stream(keys) as entries:
             async for entry in entries:
@@ -790,17 +791,19 @@ def stream_concurrently(
     on_progress: StreamProgressCallback | None = None,
     read_ahead: int | None = None,
 ) -> ResultStream[R] | ResultStream[R | Exception]:
-    """:func:`map_concurrently` as a stream: results in input order, as they complete.
+    """`map_concurrently()` as a stream: results in input order, as they complete.
 
     ``items`` may be any iterable or async iterable, read lazily (a generator, a file, a
-    database cursor, an endless feed). Use it in ``async with`` (see :class:`ResultStream`)::
+    database cursor, an endless feed). Use it in ``async with`` (see `ResultStream`):
 
         async with stream_concurrently(fetch, user_ids(), concurrency=16) as profiles:
             async for profile in profiles:
                 ...
 
     Args:
-        fn, concurrency, return_exceptions: as in :func:`map_concurrently`.
+        fn: as in `map_concurrently()`.
+        concurrency: as in `map_concurrently()`.
+        return_exceptions: as in `map_concurrently()`.
         on_progress: ``on_progress(done, total)`` after each item finishes; ``total`` is
             ``len(items)`` for an input with a length, else None until the input runs out.
             The last call is ``(total, total)`` when the stream runs to its end.
@@ -810,7 +813,7 @@ def stream_concurrently(
 
     When an item fails and ``return_exceptions`` is false, calls for later items are
     cancelled, earlier ones still finish, and the loop yields every result before the failed
-    item, then raises :class:`~aerostack_async.errors.BatchError` for it: ``error.index`` is
+    item, then raises `BatchError` for it: ``error.index`` is
     where to resume. An error raised by the input itself is raised the same way, unchanged, at
     its position; an error raised by ``on_progress`` stops everything and is raised at once.
 
@@ -862,7 +865,7 @@ def stream_chunked(
     on_progress: StreamProgressCallback | None = None,
     read_ahead: int | None = None,
 ) -> ResultStream[R] | ResultStream[R | Exception]:
-    """:func:`map_chunked` as a stream (see :func:`stream_concurrently`).
+    """`map_chunked()` as a stream (see `stream_concurrently()`).
 
     A free worker takes up to ``chunk_size`` items that are waiting, so chunks are full while
     the input keeps up and go out partly filled rather than wait for an input that is slow
@@ -884,7 +887,7 @@ def stream_chunked(
 
 
 def check_stream_items(name: str, value: object) -> Iterable[Any] | AsyncIterable[Any]:
-    """``value`` if it is an iterable or an async iterable of items (see :func:`check_items`)."""
+    """``value`` if it is an iterable or an async iterable of items (see `check_items()`)."""
     if isinstance(value, AsyncIterable):
         return value
     return check_items(name, value)

@@ -114,7 +114,7 @@ class APIConnectionError(AerostackError):
 
 
 NoResponseError = APIConnectionError
-"""The seed SDK's name for :class:`APIConnectionError`."""
+"""The seed SDK's name for `APIConnectionError`."""
 
 
 class APITimeoutError(APIConnectionError):
@@ -221,7 +221,7 @@ class ErrorData:
 
 
 ErrorResponseData = ErrorData
-"""The seed SDK's name for :class:`ErrorData`."""
+"""The seed SDK's name for `ErrorData`."""
 
 
 class APIStatusError(SDKBaseError):
@@ -263,10 +263,10 @@ class APIStatusError(SDKBaseError):
 
 
 ErrorResponse = APIStatusError
-"""The seed SDK's name for :class:`APIStatusError` (its ``.data`` has code/message/details)."""
+"""The seed SDK's name for `APIStatusError` (its ``.data`` has code/message/details)."""
 
 SDKError = APIStatusError
-"""The seed SDK's fallback error name, also :class:`APIStatusError`."""
+"""The seed SDK's fallback error name, also `APIStatusError`."""
 
 
 class BadRequestError(APIStatusError):
@@ -382,8 +382,8 @@ class BatchError(AerostackError):
 class InvalidItemError(BatchError, InvalidRequestError):
     """An item of a batch was refused before anything was sent (``index``, ``item``, cause).
 
-    Both a :class:`~aerostack_async.errors.BatchError` and an
-    :class:`~aerostack_async.errors.InvalidRequestError` (a ``ValueError``), so either
+    Both a `BatchError` and an
+    `InvalidRequestError` (a ``ValueError``), so either
     ``except`` clause catches it.
     """
 
@@ -406,7 +406,7 @@ _BY_STATUS: dict[int, type[APIStatusError]] = {
 
 
 def status_error_class(status: int) -> type[APIStatusError]:
-    """The :class:`APIStatusError` subclass for an HTTP status."""
+    """The `APIStatusError` subclass for an HTTP status."""
     cls = _BY_STATUS.get(status)
     if cls is not None:
         return cls

@@ -7,7 +7,7 @@ missing. Fixtures:
 - ``aerostack_emulator`` (session): the emulator, in a process of its own on a free port
   (one per pytest-xdist worker).
 - ``aerostack_base_url`` (session): that emulator's base URL, or ``--aerostack-base-url``.
-- ``aerostack_project`` (function): a :class:`~aerostack_async.testing.Project` nobody has
+- ``aerostack_project`` (function): a `Project` nobody has
   used (its keys mint it on first use), deleted after the test.
 - ``async_aerostack`` (function): an ``AsyncAerostack`` on the test's own project; with
   ``--aerostack-in-process`` (or the ``aerostack_in_process`` marker or ini option), on an

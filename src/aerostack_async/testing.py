@@ -1,13 +1,13 @@
 """Helpers for tests: the local emulator in its own process, or in this one, and projects.
 
-Run the emulator in its own process on a free port::
+Run the emulator in its own process on a free port:
 
     from aerostack_async.testing import run_emulator
 
     with run_emulator() as emulator:
         print(emulator.base_url, emulator.api_key)
 
-Or in this process and event loop, with no socket (fast unit tests; asyncio or trio)::
+Or in this process and event loop, with no socket (fast unit tests; asyncio or trio):
 
     from aerostack_async.testing import in_process_client
 
@@ -15,7 +15,7 @@ Or in this process and event loop, with no socket (fast unit tests; asyncio or t
         await client.cache.set("k", 1)
 
 Every key pair ``sk_local_<name>``/``pk_local_<name>`` reaches its own project, minted on first
-use (see :class:`Project`); the pytest plugin (``aerostack_async.pytest_plugin``) gives each
+use (see `Project`); the pytest plugin (``aerostack_async.pytest_plugin``) gives each
 test a fresh one. Needs the ``server`` extra. The emulator gets a throw-away store unless
 ``data_dir`` is given.
 """
@@ -152,7 +152,7 @@ def run_emulator(
     public_key: str | None = DEFAULT_PUBLIC_KEY,
     timeout: float = 30.0,
 ) -> Iterator[Emulator]:
-    """Run an emulator for the duration of a ``with`` block (see :func:`start_emulator`)."""
+    """Run an emulator for the duration of a ``with`` block (see `start_emulator()`)."""
     emulator = start_emulator(
         *args, data_dir=data_dir, api_key=api_key, public_key=public_key, timeout=timeout
     )
@@ -164,7 +164,7 @@ def run_emulator(
 
 
 def require_server_extra() -> None:
-    """Raise :class:`ImportError` with the install command if the ``server`` extra is missing."""
+    """Raise `ImportError` with the install command if the ``server`` extra is missing."""
     try:
         import aerostack_async.server  # noqa: F401
     except ImportError as exc:
@@ -176,7 +176,7 @@ class Project:
     """One project of an emulator: its own database, cache, queue, users, storage and search.
 
     Its keys are ``sk_local_<name>`` (secret) and ``pk_local_<name>`` (public); the emulator
-    mints the project the first time either is used. :meth:`fresh` picks an unused name.
+    mints the project the first time either is used. `fresh()` picks an unused name.
     """
 
     name: str
@@ -217,7 +217,7 @@ class InProcessEmulator:
     """The emulator in this process and event loop: no socket, no subprocess.
 
     ``async with InProcessEmulator() as emulator`` builds the emulator's ASGI app on a
-    throw-away store and runs its lifespan; :meth:`client` gives ``AsyncAerostack`` clients
+    throw-away store and runs its lifespan; `client()` gives ``AsyncAerostack`` clients
     on it (any key pair ``sk_local_<name>`` reaches its own project). Responses stream, so chat
     streams and downloads work as over a socket. Works on asyncio and on trio; it may be entered
     in one task and closed in another. ``**config`` are ``ServerConfig`` fields
@@ -300,12 +300,13 @@ async def in_process_client(
     *, api_key: str = DEFAULT_API_KEY, **options: Any
 ) -> AsyncIterator[AsyncAerostack]:
     """An ``AsyncAerostack`` on an emulator of its own, in this process (see
-    :class:`InProcessEmulator`); ``options`` go to the client. Everything is gone at exit.
+    `InProcessEmulator`); ``options`` go to the client. Everything is gone at exit.
 
-    Example::
-
+    Example:
+        ```python
         async with in_process_client() as client:
             await client.cache.set("greeting", "hello")
+        ```
     """
     async with (
         InProcessEmulator() as emulator,

@@ -1,22 +1,22 @@
 """The pool's byte stream on asyncio (uvloop too): an asyncio protocol, TLS by asyncio's transport.
 
 This module is dedicated to the asyncio backend, so it may import asyncio; the pool picks it when
-the running event loop is asyncio's (and imports this module only then) and keeps :mod:`._socket` (a
+the running event loop is asyncio's (and imports this module only then) and keeps `._socket` (a
 non-blocking socket waited on with anyio) on trio. Both sit behind the same interface
 (``receive``/``send``/``send_eof``/``aclose``/``close``/``has_unread``/``forget``) and the
 transport conformance suite runs on both.
 
 Why a protocol rather than a socket waited on: the event loop reads the socket when it has data
-and hands the bytes to :meth:`AsyncioStream.data_received`, so a receive that finds bytes
+and hands the bytes to `AsyncioStream.data_received()`, so a receive that finds bytes
 buffered costs no syscall and no reader registration (``add_reader``/``remove_reader``) at all,
 and one that must wait parks on a bare future, not on anyio's ``wait_readable``. Writes go
 straight to the socket (asyncio's transport sends at once when its buffer is empty) and wait
 only when the transport says its buffer is over the high-water mark. Reading is flow-controlled
-the other way: past :data:`READ_HIGH_WATER` bytes buffered and unread, the transport stops
+the other way: past `READ_HIGH_WATER` bytes buffered and unread, the transport stops
 reading until a receive takes the buffer under a quarter of that.
 
 Because the protocol is told when the peer closes (``eof_received``/``connection_lost``), the
-pool's reuse check (:meth:`AsyncioStream.has_unread`) is a look at flags, not a ``recv(MSG_PEEK)``.
+pool's reuse check (`AsyncioStream.has_unread()`) is a look at flags, not a ``recv(MSG_PEEK)``.
 TLS uses asyncio's own SSL transport (``loop.create_connection(ssl=...)`` on a socket connected
 the happy-eyeballs way), measured cheaper than anyio's ``TLSStream`` memory BIO on top of this
 stream (see docs/transport.md).

@@ -80,16 +80,16 @@ class ResponseHead:
 class Codec(Protocol):
     """One connection's protocol state: frames requests, parses responses.
 
-    Per exchange: :meth:`start`, then :meth:`body` per chunk of the body and :meth:`end`; feed what
-    the socket returns to :meth:`feed` (``b""`` for end of file) until :attr:`head` is set, then
-    until :attr:`complete`, taking body bytes with :meth:`take`. Finally :meth:`reuse` says whether
+    Per exchange: `start()`, then `body()` per chunk of the body and `end()`; feed what
+    the socket returns to `feed()` (``b""`` for end of file) until `head` is set, then
+    until `complete`, taking body bytes with `take()`. Finally `reuse()` says whether
     the connection may carry another exchange (and readies it for one).
     """
 
     head: ResponseHead | None
     complete: bool
     continued: bool
-    """Whether this exchange has received ``100 Continue`` (reset by :meth:`start`)."""
+    """Whether this exchange has received ``100 Continue`` (reset by `start()`)."""
 
     def start(self, prepared: object) -> bytes:
         """Begin an exchange: the bytes of the request head."""
@@ -116,7 +116,7 @@ class Dialect(Protocol):
     name: str
 
     def prepare(self, request: httpx.Request) -> object:
-        """Validate ``request`` into what :meth:`Codec.start` takes; raises InvalidRequest."""
+        """Validate ``request`` into what `Codec.start()` takes; raises InvalidRequest."""
 
     def codec(self) -> Codec:
         """A codec for a new connection."""

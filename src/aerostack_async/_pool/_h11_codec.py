@@ -26,7 +26,7 @@ _DONE = h11.DONE
 
 
 class H11Codec:
-    """A connection's h11 state machine behind the :class:`~._codec.Codec` interface."""
+    """A connection's h11 state machine behind the `Codec` interface."""
 
     __slots__ = ("_chunks", "_eof", "_fed", "_h", "complete", "continued", "head")
 

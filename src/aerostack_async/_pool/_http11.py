@@ -1,6 +1,6 @@
 """One HTTP/1.1 exchange on a pooled connection: anyio bytes in and out, a codec for the protocol.
 
-The codec (httptools or h11, see :mod:`._codec`) does all of the protocol work: framing both
+The codec (httptools or h11, see `._codec`) does all of the protocol work: framing both
 ways, header validation, keep-alive rules. This module moves bytes, applies the request's timeouts
 and maps every failure onto httpx's exception types, so that httpx (and our client's retry and
 error mapping) cannot tell it from httpcore.
@@ -236,7 +236,7 @@ async def _await_continue(codec: Codec, stream: anyio.abc.ByteStream) -> BaseExc
     Otherwise what stopped it: the server's final answer came first (a 401 for a wrong key, a
     413 for a file too large), or it closed, or the socket failed. Then the body is never sent,
     which is the point: a refused upload costs a round trip, not its size. A server that ignores
-    the header gets the body after :data:`EXPECT_CONTINUE_WAIT` seconds.
+    the header gets the body after `EXPECT_CONTINUE_WAIT` seconds.
     """
     with anyio.move_on_after(EXPECT_CONTINUE_WAIT):
         while not codec.continued:

@@ -8,7 +8,7 @@ for a client, this module does:
 
 - a response to HEAD ends with its head, whatever its Content-Length says;
 - a body framed by neither Content-Length nor chunked coding ends when the server closes;
-- a response head larger than :data:`~._codec.MAX_HEAD_SIZE` is refused;
+- a response head larger than `MAX_HEAD_SIZE` is refused;
 - anything after the end of a response (or a parse error there) means the connection is not
   reused, and a ``Connection: close`` on either side is honoured.
 """

@@ -105,7 +105,7 @@ class Slots(Generic[C]):
         """The hot path: lend the newest idle connection to ``origin`` if that is all it takes.
 
         None when there is none, when it has expired, or when others wait (they come first):
-        then :meth:`acquire` does the rest.
+        then `acquire()` does the rest.
         """
         if self._waiters:
             return None
@@ -120,10 +120,10 @@ class Slots(Generic[C]):
         return conn
 
     def put_back_nowait(self, conn: C) -> bool:
-        """The hot path of :meth:`put_back`: push ``conn`` on its idle stack if that is all.
+        """The hot path of `put_back()`: push ``conn`` on its idle stack if that is all.
 
         False when anything more is needed (a waiter to serve, a limit, an expired connection
-        to drop): then await :meth:`put_back`.
+        to drop): then await `put_back()`.
         """
         if self._waiters or self.closed:
             return False
@@ -143,8 +143,8 @@ class Slots(Generic[C]):
     async def acquire(self, origin: Origin, pool_timeout: float | None) -> C | None:
         """Lend an idle connection to ``origin``, or return None: a slot to open a new one with.
 
-        Whoever gets None must later call :meth:`release_slot` exactly once (when the connection
-        it opened is closed, or at once if opening failed). Raises :class:`SlotTimeout` after
+        Whoever gets None must later call `release_slot()` exactly once (when the connection
+        it opened is closed, or at once if opening failed). Raises `SlotTimeout` after
         ``pool_timeout`` seconds without a slot.
         """
         while True:

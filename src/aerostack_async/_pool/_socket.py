@@ -8,7 +8,7 @@ block, which is what trio's own socket stream does. TLS connections wrap it in a
 ``TLSStream``.
 
 A receive or send that did not have to wait does not yield to the event loop; every
-:data:`YIELD_EVERY` such calls in a row, one does, so that a fast peer cannot starve other tasks.
+`YIELD_EVERY` such calls in a row, one does, so that a fast peer cannot starve other tasks.
 """
 
 from __future__ import annotations
@@ -130,7 +130,7 @@ class SocketStream(anyio.abc.ByteStream):
         self.close()
 
     def close(self) -> None:
-        """Close without awaiting (the same as :meth:`aclose`)."""
+        """Close without awaiting (the same as `aclose()`)."""
         if self._closed:
             return
         self._closed = True
@@ -162,7 +162,7 @@ class SocketStream(anyio.abc.ByteStream):
 
 
 class PoolTLSStream(TLSStream):
-    """anyio's ``TLSStream`` over a :class:`SocketStream`, with the pool's stream interface.
+    """anyio's ``TLSStream`` over a `SocketStream`, with the pool's stream interface.
 
     So the pool's reuse check asks it directly (decrypted bytes pending, or anything on the
     socket) instead of looking its SSL object up among the stream's extra attributes (a dict of
@@ -174,7 +174,7 @@ class PoolTLSStream(TLSStream):
         return bool(self._ssl_object.pending()) or self._tcp().has_unread()
 
     def forget(self) -> None:
-        """Close this process's descriptor only (see :meth:`SocketStream.forget`)."""
+        """Close this process's descriptor only (see `SocketStream.forget()`)."""
         self._tcp().forget()
 
     def close(self) -> None:
@@ -188,7 +188,7 @@ class PoolTLSStream(TLSStream):
 
 
 async def connect_tcp(host: str, port: int) -> SocketStream:
-    """Connect to ``host:port`` (see :func:`connect_socket`) as a :class:`SocketStream`."""
+    """Connect to ``host:port`` (see `connect_socket()`) as a `SocketStream`."""
     return SocketStream(await connect_socket(host, port))
 
 

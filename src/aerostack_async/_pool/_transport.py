@@ -48,7 +48,7 @@ _REPLAYABLE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
 
 
 def pool_applies(*, http2: bool = False, proxy: object = None, trust_env: bool = True) -> bool:
-    """Whether a client built with these options may use :class:`AsyncPoolTransport`.
+    """Whether a client built with these options may use `AsyncPoolTransport`.
 
     Not with HTTP/2, nor with a proxy, given as an argument or (with ``trust_env``) by the
     ``HTTP_PROXY`` / ``HTTPS_PROXY`` / ``ALL_PROXY`` environment variables: httpx ignores those
@@ -107,11 +107,11 @@ def _response(
 
 
 class Fetched:
-    """A response read whole by :meth:`AsyncPoolTransport.fetch`.
+    """A response read whole by `AsyncPoolTransport.fetch()`.
 
     ``body`` is the body as it came. ``plain`` says it has no Content-Encoding, so that ``body``
     is the content; otherwise (and for anything beyond the status and body) use
-    :meth:`response`, which decodes it as httpx does.
+    `response()`, which decodes it as httpx does.
     """
 
     __slots__ = ("body", "elapsed", "head", "plain", "request", "status_code")
@@ -138,7 +138,7 @@ class AsyncPoolTransport(httpx.AsyncBaseTransport):
     """A lean HTTP/1.1 keep-alive connection pool for ``httpx.AsyncClient``, on asyncio or trio.
 
     It speaks HTTP/1.1 only (httptools or h11 does the protocol: ``parser``, see
-    :func:`~aerostack_async._pool._codec.dialect`), over plain TCP or TLS, with no proxy
+    `dialect()`), over plain TCP or TLS, with no proxy
     support: use httpx's own transport for HTTP/2 and proxies. Per origin it keeps a LIFO stack
     of idle connections; ``limits`` caps the connections and requests beyond the cap wait, first
     come first served, up to the request's pool timeout. Timeouts come from each request's
@@ -151,10 +151,11 @@ class AsyncPoolTransport(httpx.AsyncBaseTransport):
     Anything else raises, as httpx's own transport does, and is left to the caller's retries
     (which, unlike a transport, can send an Idempotency-Key).
 
-    Example::
-
+    Example:
+        ```python
         async with httpx.AsyncClient(transport=AsyncPoolTransport()) as client:
             response = await client.get("http://127.0.0.1:8787/v1/health")
+        ```
     """
 
     def __init__(
@@ -223,7 +224,7 @@ class AsyncPoolTransport(httpx.AsyncBaseTransport):
         The library's own calls (small JSON bodies) come here instead of through
         ``httpx.AsyncClient.send``: the same exchange, without the per-request layers (auth,
         redirects, cookies, a body stream) those calls never use. The result becomes an
-        ``httpx.Response`` only if someone needs one (:meth:`Fetched.response`).
+        ``httpx.Response`` only if someone needs one (`Fetched.response()`).
         """
         started = time.perf_counter()
         conn, head, chunks, complete, timeouts = await self._exchange(request)

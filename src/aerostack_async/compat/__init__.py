@@ -1,6 +1,6 @@
 """``SDK``: the seed SDK's surface (``aerostack==0.1.2``) on top of the async core.
 
-Code written for the seed keeps working when its imports change::
+Code written for the seed keeps working when its imports change:
 
     from aerostack import SDK                      ->  from aerostack_async import SDK
     from aerostack.utils import RetryConfig, ...   ->  from aerostack_async.utils import ...
@@ -16,8 +16,8 @@ types, whose attribute names are the seed's (``res.response``, ``res.job_id``, `
 and errors are the core's classes, which the seed's names alias.
 
 The seed's whole surface lives in this package: ``SDK`` here, its retry settings in
-:mod:`aerostack_async.compat.utils` and its client protocols in
-:mod:`aerostack_async.compat.httpclient` (also importable as ``aerostack_async.utils`` and
+`aerostack_async.compat.utils` and its client protocols in
+`aerostack_async.compat.httpclient` (also importable as ``aerostack_async.utils`` and
 ``aerostack_async.httpclient``, the seed's paths). The blocking forms run on the sync facade's
 one loop thread (``_sync._LoopThread``), not a second mechanism of their own.
 """
@@ -257,13 +257,14 @@ _Operation = Callable[["AsyncAerostack", object, CallOptions], Awaitable[T]]
 class SDK:
     """The seed SDK's client, with the same constructor and operations.
 
-    Example::
-
+    Example:
+        ```python
         from aerostack_async import SDK
 
         with SDK(api_key_auth="sk_...", server_idx=1) as sdk:
             res = sdk.ai.ai_chat(request={"messages": [{"role": "user", "content": "Hi"}]})
             print(res.response)
+        ```
 
     ``server_idx=1`` (or ``server_url=``) points it at the local emulator. A supplied
     ``async_client`` sends the ``_async`` operations' requests (its headers included); a

@@ -1,6 +1,6 @@
 """The seed SDK's ``HttpClient`` / ``AsyncHttpClient`` protocols, for custom client wrappers.
 
-Seed code that wraps its HTTP client keeps working with the import renamed::
+Seed code that wraps its HTTP client keeps working with the import renamed:
 
     from aerostack_async.httpclient import AsyncHttpClient
 

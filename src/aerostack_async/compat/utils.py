@@ -8,7 +8,7 @@ Code written for the seed keeps working after ``from aerostack.utils import …`
     retry = RetryConfig("backoff", BackoffStrategy(1, 50, 1.1, 100), False)
 
 The seed counts in milliseconds and retries until ``max_elapsed_time`` has passed; the core
-counts in seconds and retries a number of times. :meth:`RetryConfig.to_retry_policy` turns the
+counts in seconds and retries a number of times. `RetryConfig.to_retry_policy()` turns the
 one into the other (see its docstring for the small differences).
 """
 
@@ -91,7 +91,7 @@ class RetryConfig:
         self.retry_connection_errors = retry_connection_errors
 
     def to_retry_policy(self) -> RetryPolicy | None:
-        """The equivalent :class:`RetryPolicy` (``None`` means a single attempt).
+        """The equivalent `RetryPolicy` (``None`` means a single attempt).
 
         Waits convert from milliseconds to seconds with the seed's jitter; the number of
         attempts is how many of those waits fit in ``max_elapsed_time`` (at least 1, at most

@@ -55,7 +55,7 @@ class Model(msgspec.Struct, kw_only=True, omit_defaults=True):
         """Let pydantic (and so FastAPI) validate and serialize this model.
 
         Input is an instance or anything ``msgspec.convert`` turns into one (a dict with wire
-        names); output is :meth:`to_dict`. pydantic is imported only when it asks.
+        names); output is `to_dict()`. pydantic is imported only when it asks.
         """
         from pydantic_core import core_schema
 

@@ -1,7 +1,7 @@
 """What every resource shares: the transport handle, argument checks, and paginated iteration.
 
-Argument checks raise :class:`~aerostack_async.errors.InvalidRequestError` (a ``ValueError``) for
-a bad value and :class:`~aerostack_async.errors.InvalidArgumentTypeError` (also a ``TypeError``)
+Argument checks raise `InvalidRequestError` (a ``ValueError``) for
+a bad value and `InvalidArgumentTypeError` (also a ``TypeError``)
 for a wrong type, before anything is sent.
 """
 
@@ -42,10 +42,11 @@ class Resource:
 class Pages(Generic[T]):
     """Every item of every page, fetched one page at a time as you iterate.
 
-    Example::
-
+    Example:
+        ```python
         async for info in client.cache.list(prefix="user:"):
             print(info.key)
+        ```
 
     Nothing runs in the background: each page is requested when the previous one is used up,
     so breaking out of the loop leaves nothing behind.
@@ -241,12 +242,12 @@ _INT64_MAX = 2**63 - 1
 def encode_body(value: Any, *, floats_checked: bool = False) -> bytes:
     """JSON bytes for a request body; a value JSON cannot hold is a typed error.
 
-    Refused with :class:`InvalidRequestError`: NaN and infinities (msgspec would write them as
-    ``null``, silently changing the value) and nesting deeper than :data:`MAX_JSON_DEPTH`.
+    Refused with `InvalidRequestError`: NaN and infinities (msgspec would write them as
+    ``null``, silently changing the value) and nesting deeper than `MAX_JSON_DEPTH`.
     Both checks look at the encoded bytes first (C-speed searches) and walk the value only
     when those bytes could hide a fault: a ``null`` somewhere, or many brackets.
     ``floats_checked``: the caller has already refused every non-finite float in ``value``
-    (as :func:`check_sql_params` does), so a ``null`` needs no walk.
+    (as `check_sql_params()` does), so a ``null`` needs no walk.
     """
     try:
         data = encode(value)
@@ -321,7 +322,7 @@ def _non_finite_path(node: Any, path: str) -> str:
 
 
 def _check_depth(data: bytes) -> None:
-    """Raise if the JSON ``data`` nests arrays and objects deeper than :data:`MAX_JSON_DEPTH`."""
+    """Raise if the JSON ``data`` nests arrays and objects deeper than `MAX_JSON_DEPTH`."""
     try:
         tree = msgspec.json.decode(data)
     except RecursionError:

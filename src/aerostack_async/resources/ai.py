@@ -1,6 +1,6 @@
 """``client.ai``: chat completions, whole (``chat``) or streamed (``chat_stream``).
 
-The stream's mechanics (SSE decoding, chunk accumulation) are in :mod:`aerostack_async.streaming`.
+The stream's mechanics (SSE decoding, chunk accumulation) are in `aerostack_async.streaming`.
 """
 
 from __future__ import annotations
@@ -52,7 +52,7 @@ def build_chat_request(
 ) -> ChatRequest:
     """The checked request body for a chat (shared with the streaming form).
 
-    ``messages`` are :class:`~aerostack_async.models.ChatMessage` or ``{"role", "content"}``
+    ``messages`` are `ChatMessage` or ``{"role", "content"}``
     dicts; a plain string is one user message.
     """
     if isinstance(messages, str):
@@ -85,10 +85,11 @@ class AI(Resource):
     ) -> ChatCompletion:
         """A whole completion at once (``.text`` is its content).
 
-        Example::
-
+        Example:
+            ```python
             completion = await client.ai.chat([{"role": "user", "content": "Hi"}])
             print(completion.text, completion.usage)
+            ```
         """
         request = build_chat_request(
             messages, model=model, temperature=temperature, max_tokens=max_tokens, top_p=top_p
@@ -109,16 +110,17 @@ class AI(Resource):
         stream_idle: float | None = None,
         **options: Unpack[CallOptions],
     ) -> ChatStreamManager:
-        """A streamed completion: ``async with`` it to get a :class:`~.streaming.ChatStream`.
+        """A streamed completion: ``async with`` it to get a `ChatStream`.
 
         ``include_usage`` adds a final usage frame; ``stream_idle`` (default 60 s) is the longest
-        gap between events before :class:`~aerostack_async.errors.StreamIdleTimeout`.
+        gap between events before `StreamIdleTimeout`.
 
-        Example::
-
+        Example:
+            ```python
             async with client.ai.chat_stream("Tell me a story") as stream:
                 async for text in stream.text_stream:
                     print(text, end="", flush=True)
+            ```
         """
         request = build_chat_request(
             messages, model=model, temperature=temperature, max_tokens=max_tokens, top_p=top_p

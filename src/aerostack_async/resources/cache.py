@@ -168,11 +168,11 @@ class Cache(Resource):
         return_exceptions: bool = False,
         **options: Unpack[CallOptions],
     ) -> list[CacheValue] | list[CacheValue | Exception]:
-        """Any number of values, one :class:`CacheValue` per key in the order of ``keys``.
+        """Any number of values, one `CacheValue` per key in the order of ``keys``.
 
         A missing key has ``exists`` False and ``value`` None. Keys go 100 per ``/cache/getMany``
         call, several calls at once (``concurrency``, default the pool size). ``on_progress``
-        and ``return_exceptions`` work as in :func:`~aerostack_async.batching.map_concurrently`;
+        and ``return_exceptions`` work as in `map_concurrently()`;
         see ``docs/batching.md``.
         """
         return await run_prepared(
@@ -235,10 +235,10 @@ class Cache(Resource):
         read_ahead: int | None = None,
         **options: Unpack[CallOptions],
     ) -> ResultStream[CacheValue] | ResultStream[CacheValue | Exception]:
-        """:meth:`get_many` as a stream: keys read lazily, values yielded in key order.
+        """`get_many()` as a stream: keys read lazily, values yielded in key order.
 
         ``keys`` may be any iterable or async iterable (a generator, a file, a cursor), of any
-        length; memory stays flat. Use it in ``async with``::
+        length; memory stays flat. Use it in ``async with``:
 
             async with client.cache.get_many_stream(keys_from_file()) as entries:
                 async for entry in entries:
@@ -246,7 +246,7 @@ class Cache(Resource):
 
         Leaving the block early cancels the calls in flight. ``read_ahead`` bounds the keys read
         but not yet yielded (default: twice ``concurrency`` chunks of 100). Failures and
-        progress: see :class:`~aerostack_async.batching.ResultStream` and ``docs/batching.md``.
+        progress: see `ResultStream` and ``docs/batching.md``.
         """
         return stream_prepared(
             self._get_chunk(per_call_options(options)),
@@ -369,11 +369,11 @@ class Cache(Resource):
         read_ahead: int | None = None,
         **options: Unpack[CallOptions],
     ) -> ResultStream[str] | ResultStream[str | Exception]:
-        """:meth:`set_many` as a stream: entries read lazily; yields each entry's key, in input
+        """`set_many()` as a stream: entries read lazily; yields each entry's key, in input
         order, once it is written.
 
-        Entries go 100 per ``/cache/setMany`` call as in :meth:`set_many`. Use it in
-        ``async with`` (see :meth:`get_many_stream`); with ``return_exceptions=True`` an entry
+        Entries go 100 per ``/cache/setMany`` call as in `set_many()`. Use it in
+        ``async with`` (see `get_many_stream()`); with ``return_exceptions=True`` an entry
         that was not written yields its exception instead of its key.
         """
         default_ttl = _ttl(ttl)
@@ -489,11 +489,11 @@ class Cache(Resource):
         read_ahead: int | None = None,
         **options: Unpack[CallOptions],
     ) -> ResultStream[str] | ResultStream[str | Exception]:
-        """:meth:`delete_many` as a stream: keys read lazily; yields each key, in input order,
+        """`delete_many()` as a stream: keys read lazily; yields each key, in input order,
         once it is removed (whether or not it existed).
 
         Keys go 500 per ``/cache/deleteMany`` call. Use it in ``async with`` (see
-        :meth:`get_many_stream`); with ``return_exceptions=True`` a key whose call failed
+        `get_many_stream()`); with ``return_exceptions=True`` a key whose call failed
         yields that call's exception.
         """
         return stream_prepared(
@@ -552,10 +552,11 @@ class Cache(Resource):
     ) -> Pages[CacheKeyInfo]:
         """Every key (with its expiry) starting with ``prefix``, fetched ``limit`` per page.
 
-        Example::
-
+        Example:
+            ```python
             async for info in client.cache.list("session:"):
                 print(info.key, info.expiration)
+            ```
         """
         checked_prefix = _prefix(prefix)
         page_size = check_optional_int("limit", limit, minimum=1, maximum=MAX_LIST_LIMIT)

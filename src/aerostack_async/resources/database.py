@@ -107,14 +107,15 @@ class Database(Resource):
         ``row_type`` (a msgspec Struct, a dataclass, a TypedDict…) decodes each row; a row that
         does not fit raises ``ResponseValidationError`` with the JSON path of the bad column.
 
-        Example::
-
+        Example:
+            ```python
             class User(msgspec.Struct):
                 id: int
                 name: str
 
             result = await client.database.query("SELECT id, name FROM users", row_type=User)
             for user in result.results: ...
+            ```
 
         A failing statement raises ``BadRequestError`` with code ``DB_QUERY_FAILED``. Every
         call carries an Idempotency-Key (a statement may write), so a retry never runs it twice.
@@ -159,7 +160,7 @@ class Database(Resource):
         return_exceptions: bool = False,
         **options: Unpack[CallOptions],
     ) -> BatchResult | list[BatchItemResult | Exception]:
-        """Run statements in order; each is a :class:`~aerostack_async.models.Query`, a
+        """Run statements in order; each is a `Query`, a
         ``{"sql", "params"}`` dict or a plain SQL string.
 
         ``atomic=True`` (the default): at most 25 statements, sent as one ``/db/batch`` call that
@@ -250,13 +251,13 @@ class Database(Resource):
         read_ahead: int | None = None,
         **options: Unpack[CallOptions],
     ) -> ResultStream[BatchItemResult] | ResultStream[BatchItemResult | Exception]:
-        """:meth:`batch` with ``atomic=False`` as a stream: statements read lazily, one
-        :class:`~aerostack_async.models.BatchItemResult` yielded per statement, in order.
+        """`batch()` with ``atomic=False`` as a stream: statements read lazily, one
+        `BatchItemResult` yielded per statement, in order.
 
         Statements go in transactions of up to 25, **each its own transaction**, one after
-        another unless ``concurrency`` says otherwise (see :meth:`batch`). A transaction takes
+        another unless ``concurrency`` says otherwise (see `batch()`). A transaction takes
         the statements waiting when it starts, so a slow input makes smaller transactions;
-        use :meth:`batch` when statements must commit together. Use it in ``async with``::
+        use `batch()` when statements must commit together. Use it in ``async with``:
 
             async with client.database.batch_stream(inserts()) as results:
                 async for result in results:
@@ -264,7 +265,7 @@ class Database(Resource):
 
         A failing statement stops the stream: every statement of earlier transactions has been
         yielded, and the loop raises ``BatchError`` naming that statement (its transaction was
-        rolled back). See :class:`~aerostack_async.batching.ResultStream`.
+        rolled back). See `ResultStream`.
         """
         return stream_prepared(
             self._batch_chunk(per_call_options(options)),

@@ -127,11 +127,11 @@ class Queue(Resource):
     ) -> list[EnqueueResult] | list[EnqueueResult | Exception]:
         """Enqueue many jobs, several at once; one result per job, in the order of ``jobs``.
 
-        Each job is an :class:`EnqueueRequest`, a ``{"type", "data", "delay"?}`` dict or a
-        ``(type, data)`` pair. There is no batch route: this is one :meth:`enqueue` per job, at
+        Each job is an `EnqueueRequest`, a ``{"type", "data", "delay"?}`` dict or a
+        ``(type, data)`` pair. There is no batch route: this is one `enqueue()` per job, at
         most ``concurrency`` at a time (default the pool size), each with its own
         Idempotency-Key so a retried call never enqueues its job twice. ``on_progress`` and
-        ``return_exceptions`` work as in :func:`~aerostack_async.batching.map_concurrently`;
+        ``return_exceptions`` work as in `map_concurrently()`;
         see ``docs/batching.md``.
         """
         call_options = per_call_options(options)
@@ -185,10 +185,10 @@ class Queue(Resource):
         read_ahead: int | None = None,
         **options: Unpack[CallOptions],
     ) -> ResultStream[EnqueueResult] | ResultStream[EnqueueResult | Exception]:
-        """:meth:`enqueue_many` as a stream: jobs read lazily, results yielded in job order.
+        """`enqueue_many()` as a stream: jobs read lazily, results yielded in job order.
 
         ``jobs`` may be any iterable or async iterable, of any length. Use it in
-        ``async with``::
+        ``async with``:
 
             async with client.queue.enqueue_many_stream(jobs_from_cursor()) as results:
                 async for result in results:
@@ -196,7 +196,7 @@ class Queue(Resource):
 
         Leaving the block early cancels the enqueues in flight (a cancelled enqueue may or may
         not have reached the server; its Idempotency-Key is not reused). ``read_ahead``
-        default: twice ``concurrency`` jobs. See :class:`~aerostack_async.batching.ResultStream`.
+        default: twice ``concurrency`` jobs. See `ResultStream`.
         """
         call_options = per_call_options(options)
 

@@ -1,6 +1,6 @@
 """``client.storage``: objects by key; uploads and downloads stream in constant memory.
 
-The streams' mechanics (multipart bodies, download bodies) are in :mod:`aerostack_async.streaming`.
+The streams' mechanics (multipart bodies, download bodies) are in `aerostack_async.streaming`.
 """
 
 from __future__ import annotations
@@ -183,9 +183,10 @@ class Storage(Resource):
         key; ``on_progress(sent, total)`` may be sync or async. A retry re-reads the source;
         a one-shot async iterable is sent in a single attempt.
 
-        Example::
-
+        Example:
+            ```python
             await client.storage.upload("videos/cat.mp4", Path("cat.mp4"), on_progress=print)
+            ```
         """
         upload = MultipartUpload(
             check_storage_key(key),
@@ -215,12 +216,13 @@ class Storage(Resource):
             await upload.aclose()
 
     def download(self, key: str, **options: Unpack[CallOptions]) -> DownloadManager:
-        """``async with`` it for a :class:`~aerostack_async.streaming.Download` of ``key``.
+        """``async with`` it for a `Download` of ``key``.
 
-        Example::
-
+        Example:
+            ```python
             async with client.storage.download("videos/cat.mp4") as download:
                 await download.save("cat.mp4")
+            ```
         """
         return self._download(key, options, "storage.download")
 
@@ -244,9 +246,9 @@ class Storage(Resource):
         return DownloadManager(open_response, checked)
 
     async def get(self, key: str, **options: Unpack[CallOptions]) -> bytes:
-        """The bytes stored under ``key`` (for small objects; use :meth:`download` for big ones).
+        """The bytes stored under ``key`` (for small objects; use `download()` for big ones).
 
-        A missing key raises :class:`~aerostack_async.errors.NotFoundError`.
+        A missing key raises `NotFoundError`.
         """
         async with self._download(key, options, "storage.get") as download:
             return await download.read()

@@ -1,7 +1,7 @@
 """The local Aerostack emulator (install the ``server`` extra): every route of the API, for real.
 
 Start it with ``aerostack-async serve`` or ``python -m aerostack_async.server``; build the ASGI
-app yourself with :func:`create_app`.
+app yourself with `create_app()`.
 """
 
 from __future__ import annotations

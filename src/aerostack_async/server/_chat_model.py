@@ -6,7 +6,7 @@ conversation. The same conversation and model therefore always give the same rep
 what tests need; ``temperature`` and ``top_p`` are accepted and ignored. Nothing is understood,
 looked up or reasoned about.
 
-Tokens are the pieces of :func:`tokenize`: a run of word characters or of punctuation, with the
+Tokens are the pieces of `tokenize()`: a run of word characters or of punctuation, with the
 whitespace before it attached ("Hello", ",", " world", "."). Joining the tokens gives the text
 back exactly, so a streamed reply concatenates to the non-streamed one.
 """

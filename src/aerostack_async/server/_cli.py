@@ -60,7 +60,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def config_from_args(args: argparse.Namespace) -> ServerConfig:
-    """The :class:`ServerConfig` described by parsed flags."""
+    """The `ServerConfig` described by parsed flags."""
     return ServerConfig(
         host=args.host,
         port=args.port,

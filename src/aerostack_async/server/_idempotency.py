@@ -7,7 +7,7 @@ same key wait for each other, so two concurrent retries never both run.
 Keeping a response costs the request nothing it must wait for: the response is kept in memory at
 once (a replay finds it there) and its row is queued to ride along with the database's next
 group-commit trip (another request's, see ``routes/_coalesce.py``). If no trip comes within
-:data:`FLUSH_AFTER` seconds, :meth:`IdempotencyStore.flush_forever` (a background task) runs one;
+`FLUSH_AFTER` seconds, `IdempotencyStore.flush_forever()` (a background task) runs one;
 closing the store writes whatever is still queued. Before this, a mutating call with an
 ``Idempotency-Key`` took two worker-thread trips (the operation, then the record) to a read's one.
 """
@@ -168,7 +168,7 @@ class IdempotencyStore:
                     del self._pending[scope]
 
     async def flush_forever(self) -> None:
-        """The background task: flush what waited :data:`FLUSH_AFTER` seconds for a trip."""
+        """The background task: flush what waited `FLUSH_AFTER` seconds for a trip."""
         while True:
             await self._wake.wait()
             self._wake = anyio.Event()

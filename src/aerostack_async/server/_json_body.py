@@ -2,7 +2,7 @@
 
 msgspec (like Python's ``json``) recurses once per level of nesting, so a body of a few
 kilobytes of ``[`` would raise ``RecursionError`` (an internal error, a 500, which clients then
-retry). Bodies nested deeper than :data:`MAX_JSON_DEPTH` levels are refused with 400
+retry). Bodies nested deeper than `MAX_JSON_DEPTH` levels are refused with 400
 ``VALIDATION_ERROR`` instead, before or after decoding, whichever is cheaper.
 """
 

@@ -1,6 +1,6 @@
 """What every request handler can reach: settings, the SQLite stores, the storage folder.
 
-One :class:`ServerState` per project. The default project (the configured keys) lives at the
+One `ServerState` per project. The default project (the configured keys) lives at the
 top of the data directory, as it always has; a project minted by a ``sk_local_<name>`` key
 lives in ``projects/<name>/`` beside it (see ``_projects``).
 """

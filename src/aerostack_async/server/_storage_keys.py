@@ -69,5 +69,5 @@ class UrlSigner:
         return f"{self._base_url}/storage/object/{quote(key, safe='/')}?{query}"
 
     def verify(self, key: str, expires: int | None, signature: str) -> bool:
-        """Whether ``signature`` was made by :meth:`url` for ``key`` and ``expires``."""
+        """Whether ``signature`` was made by `url()` for ``key`` and ``expires``."""
         return hmac.compare_digest(self._signature(key, expires), signature)

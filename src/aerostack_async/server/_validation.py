@@ -1,6 +1,6 @@
 """Reading a JSON request body field by field, collecting ``details.fieldErrors``.
 
-Every route validates its body with a :class:`Body` so that all problems are reported at once,
+Every route validates its body with a `Body` so that all problems are reported at once,
 under the API's exact field names, before anything is read or written.
 """
 

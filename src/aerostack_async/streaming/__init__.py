@@ -1,10 +1,10 @@
 """Streaming: SSE decoding, chat streams, multipart uploads and downloads in constant memory.
 
-Each piece is a sans-I/O core with a thin async shell: :class:`SSEDecoder` (bytes in, events
-out) and :class:`ChatAccumulator` (chunks in, final message out) do no I/O;
-:class:`ChatStream`, :class:`MultipartUpload` and :class:`Download` move the bytes. The
+Each piece is a sans-I/O core with a thin async shell: `SSEDecoder` (bytes in, events
+out) and `ChatAccumulator` (chunks in, final message out) do no I/O;
+`ChatStream`, `MultipartUpload` and `Download` move the bytes. The
 operations that use them (``client.ai.chat_stream``, ``client.storage.upload`` / ``download`` /
-``get``) live with their resources in :mod:`aerostack_async.resources`: no endpoint path is
+``get``) live with their resources in `aerostack_async.resources`: no endpoint path is
 named in this package.
 """
 

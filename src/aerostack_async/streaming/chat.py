@@ -1,19 +1,20 @@
-"""Chat streams: a sans-I/O accumulator, and :class:`ChatStream` over an open SSE response.
+"""Chat streams: a sans-I/O accumulator, and `ChatStream` over an open SSE response.
 
-The protocol part is plain objects: :func:`decode_chat_event` turns one SSE ``data`` payload
-into a :class:`~aerostack_async.models.ai.ChatCompletionChunk` (or ``None`` for ``[DONE]``, or
-raises the error an in-stream error frame stands for), and :class:`ChatAccumulator` folds chunks
-into the final text, finish reason and usage. :class:`ChatStream` only adds the I/O: it reads
+The protocol part is plain objects: `decode_chat_event()` turns one SSE ``data`` payload
+into a `ChatCompletionChunk` (or ``None`` for ``[DONE]``, or
+raises the error an in-stream error frame stands for), and `ChatAccumulator` folds chunks
+into the final text, finish reason and usage. `ChatStream` only adds the I/O: it reads
 the response a chunk at a time, with an idle timeout around each wait for the next event. On our
-pool it reads the pool's body iterator directly (see :mod:`aerostack_async._wire`), whose
+pool it reads the pool's body iterator directly (see `aerostack_async._wire`), whose
 failures already arrive as our errors.
 
-Example::
-
+Example:
+    ```python
     async with client.ai.chat_stream([{"role": "user", "content": "Hi"}]) as stream:
         async for text in stream.text_stream:
             print(text, end="", flush=True)
         message = await stream.get_final_message()
+    ```
 """
 
 from __future__ import annotations
@@ -65,7 +66,7 @@ __all__ = [
 ]
 
 DEFAULT_STREAM_IDLE = 60.0
-"""Seconds a chat stream may go without an event before :class:`StreamIdleTimeout`."""
+"""Seconds a chat stream may go without an event before `StreamIdleTimeout`."""
 
 _DONE = "[DONE]"
 _END_OF_BODY_WAIT = 0.25
@@ -90,10 +91,10 @@ _CODE_STATUS = {
 
 
 def stream_error(code: str, message: str, response: httpx.Response | None = None) -> APIStatusError:
-    """The :class:`APIStatusError` subclass for an in-stream ``{"error": {code, message}}``.
+    """The `APIStatusError` subclass for an in-stream ``{"error": {code, message}}``.
 
     ``status_code`` is the status the code stands for (a non-2xx with that code would have
-    raised the same class); an unknown code gives a plain :class:`APIStatusError` with status 0.
+    raised the same class); an unknown code gives a plain `APIStatusError` with status 0.
     """
     status = _CODE_STATUS.get(code, 0)
     cls = status_error_class(status) if status else APIStatusError
@@ -107,8 +108,8 @@ def decode_chat_event(
 ) -> ChatCompletionChunk | None:
     """One SSE event of a chat stream as a chunk; ``None`` for the final ``[DONE]``.
 
-    Raises the matching :class:`APIStatusError` subclass for an error frame, and
-    :class:`StreamProtocolError` for data that is not a chunk.
+    Raises the matching `APIStatusError` subclass for an error frame, and
+    `StreamProtocolError` for data that is not a chunk.
     """
     data = event.data
     if data == _DONE:
@@ -135,12 +136,13 @@ class ChatAccumulator:
 
     Only choice 0 is accumulated (the API streams one choice).
 
-    Example::
-
+    Example:
+        ```python
         acc = ChatAccumulator()
         for chunk in chunks:
             acc.feed(chunk)
         acc.text, acc.finish_reason, acc.usage
+        ```
     """
 
     __slots__ = ("_parts", "_text", "created", "finish_reason", "id", "model", "role", "usage")
@@ -207,14 +209,14 @@ class ChatAccumulator:
 
 
 class ChatStream:
-    """An open chat stream: iterate it for chunks, or use :attr:`text_stream` for text only.
+    """An open chat stream: iterate it for chunks, or use `text_stream` for text only.
 
-    Leaving the ``async with`` (or :meth:`aclose`) closes the response and frees its connection,
+    Leaving the ``async with`` (or `aclose()`) closes the response and frees its connection,
     whether the stream was finished, broken out of, failed or cancelled. Errors: an in-stream
-    error frame raises its :class:`APIStatusError` subclass; no event for ``stream_idle``
-    seconds raises :class:`StreamIdleTimeout`; a broken connection raises
-    :class:`APIConnectionError`; a stream cut before ``[DONE]`` raises
-    :class:`StreamProtocolError`. A stream is never retried once it has started.
+    error frame raises its `APIStatusError` subclass; no event for ``stream_idle``
+    seconds raises `StreamIdleTimeout`; a broken connection raises
+    `APIConnectionError`; a stream cut before ``[DONE]`` raises
+    `StreamProtocolError`. A stream is never retried once it has started.
     """
 
     __slots__ = ("_accumulator", "_body", "_closed", "_decoder", "_done", "_events", "_idle",
@@ -366,7 +368,7 @@ class ChatStream:
 
 
 class _TextStream:
-    """Async iterator over a :class:`ChatStream`'s non-empty text deltas (not a generator)."""
+    """Async iterator over a `ChatStream`'s non-empty text deltas (not a generator)."""
 
     __slots__ = ("_stream",)
 
@@ -386,7 +388,7 @@ class _TextStream:
 
 
 class ChatStreamManager:
-    """What ``client.ai.chat_stream(...)`` returns: ``async with`` it to get a :class:`ChatStream`.
+    """What ``client.ai.chat_stream(...)`` returns: ``async with`` it to get a `ChatStream`.
 
     ``open_response`` is the transport's ``stream(...)`` call for this request, not yet entered:
     non-2xx statuses and retries happen there, before the stream exists.

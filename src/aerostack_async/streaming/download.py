@@ -1,10 +1,11 @@
 """Downloads in constant memory: an open object's metadata, its bytes as they arrive, ``save()``.
 
-Example::
-
+Example:
+    ```python
     async with client.storage.download("videos/big.mp4") as download:
         print(download.size, download.content_type, download.etag)
         await download.save("big.mp4", on_progress=lambda done, total: ...)
+    ```
 
 ``save`` writes to a temporary file beside the target and renames it into place only when every
 byte has arrived, so a failed or cancelled download never leaves a partial file at ``path``.
@@ -32,7 +33,7 @@ __all__ = ["Download", "DownloadManager"]
 class Download:
     """An object being downloaded: ``size``, ``content_type``, ``etag`` and its bytes.
 
-    The body can be read once, by :meth:`aiter_bytes` or :meth:`save`.
+    The body can be read once, by `aiter_bytes()` or `save()`.
     """
 
     __slots__ = ("_consumed", "_wire", "key", "response")
@@ -77,7 +78,7 @@ class Download:
     def aiter_bytes(self, chunk_size: int | None = DEFAULT_CHUNK_SIZE) -> AsyncIterator[bytes]:
         """The body in pieces of ``chunk_size`` bytes (the last may be shorter; None: as read).
 
-        Connection failures raise :class:`APIConnectionError`, and so does a body shorter than
+        Connection failures raise `APIConnectionError`, and so does a body shorter than
         its ``Content-Length``.
         """
         if chunk_size is not None and (
@@ -166,10 +167,10 @@ def _write_all(file: IO[bytes], pieces: list[bytes]) -> None:
 
 
 class DownloadManager:
-    """What ``client.storage.download(key)`` returns: ``async with`` it to get a :class:`Download`.
+    """What ``client.storage.download(key)`` returns: ``async with`` it to get a `Download`.
 
     ``open_response`` is the transport's ``stream(...)`` call, not yet entered: a missing key
-    raises :class:`~aerostack_async.errors.NotFoundError` on entering, before any body is read.
+    raises `NotFoundError` on entering, before any body is read.
     """
 
     __slots__ = ("_download", "_key", "_manager", "_opened")

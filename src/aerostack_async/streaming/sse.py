@@ -13,12 +13,13 @@ holds ``\n`` line endings, so a read holding exactly one frame becomes one event
 scan, and a read holding many is split once on ``\n`` and checked for the all-``data:`` shape
 with C-level loops; anything else takes the general line-by-line path.
 
-Example::
-
+Example:
+    ```python
     decoder = SSEDecoder()
     for chunk in (b"data: hel", b"lo\\n\\n"):
         for event in decoder.feed(chunk):
             print(event.data)  # hello
+    ```
 """
 
 from __future__ import annotations

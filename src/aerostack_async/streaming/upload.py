@@ -5,17 +5,18 @@ for them, so memory stays at about one chunk whatever the size. When the size is
 (bytes, a path, a seekable file, or ``size=``) the body's exact ``Content-Length`` is known before
 the first byte is sent; otherwise the transport sends it chunked.
 
-Each call of :meth:`MultipartUpload.open` starts the body again from the first byte, re-opening
+Each call of `MultipartUpload.open()` starts the body again from the first byte, re-opening
 the source, so a retry never resends a consumed iterator. A one-shot async iterable can be
-re-opened only while none of its bytes has been taken (see :attr:`MultipartUpload.replayable`).
+re-opened only while none of its bytes has been taken (see `MultipartUpload.replayable`).
 
-Example::
-
+Example:
+    ```python
     upload = MultipartUpload("photos/cat.jpg", Path("cat.jpg"))
     await upload.prepare()  # stats the file (in a worker thread); validates everything
     headers = upload.headers  # Content-Type with the boundary, Content-Length
     async for piece in upload.open():
         ...
+    ```
 """
 
 from __future__ import annotations
@@ -64,7 +65,7 @@ UploadSource: TypeAlias = (
     | Iterable[bytes]
     | Callable[[], AsyncIterable[bytes]]
 )
-"""What :meth:`storage.upload` accepts: data, a path, a binary file, or a stream of bytes (async,
+"""What `storage.upload()` accepts: data, a path, a binary file, or a stream of bytes (async,
 or a plain iterable such as a generator, which is read in a worker thread)."""
 
 
@@ -105,8 +106,8 @@ class MultipartUpload:
     """One upload's body: the ``key`` and ``contentType`` text parts, then the ``file`` part.
 
     Build it with the same arguments as ``storage.upload``; argument errors are raised here,
-    before anything is sent. Call :meth:`prepare` (async, it may stat a file) before reading
-    :attr:`headers` or :attr:`content_length`.
+    before anything is sent. Call `prepare()` (async, it may stat a file) before reading
+    `headers` or `content_length`.
     """
 
     def __init__(
@@ -230,7 +231,7 @@ class MultipartUpload:
 
     @property
     def replayable(self) -> bool:
-        """Whether :meth:`open` can start the body again (not once a one-shot stream gave bytes)."""
+        """Whether `open()` can start the body again (not once a one-shot stream gave bytes)."""
         if self._kind in ("iterable", "sync-iterable"):
             return not self._taken
         if self._kind == "file":
@@ -240,7 +241,7 @@ class MultipartUpload:
     def open(self) -> AsyncIterator[bytes]:
         """Start the body from its first byte (a zero-argument factory, called once per attempt).
 
-        Raises :class:`InvalidRequestError` if the source cannot be read again.
+        Raises `InvalidRequestError` if the source cannot be read again.
         """
         if not self._prepared:
             raise RuntimeError("await prepare() before open()")

@@ -1,7 +1,7 @@
 """Group commit for short SQLite operations: many concurrent requests, one worker-thread trip.
 
 Handing each request's few-microsecond statement to a worker thread costs far more than the
-statement itself. A :class:`Coalescer` queues operations that arrive while a trip is under
+statement itself. A `Coalescer` queues operations that arrive while a trip is under
 way and runs the whole queue in the next trip, in arrival order, inside one transaction, each
 in its own savepoint: an operation that raises is rolled back alone and its caller gets the
 exception; the others commit. Under load one trip serves dozens of requests; alone, a request
@@ -76,7 +76,7 @@ class Coalescer:
     def defer(self, fn: Callable[[sqlite3.Connection], T]) -> _Operation[T]:
         """Queue ``fn(conn)`` to ride along with the next trip, without starting one.
 
-        Whoever runs the next trip runs it too; :meth:`finish` runs it if nobody has yet.
+        Whoever runs the next trip runs it too; `finish()` runs it if nobody has yet.
         """
         operation = _Operation(fn)
         self._queue.append(operation)
@@ -106,7 +106,7 @@ class Coalescer:
 
 
 def coalescer(store: SqliteStore) -> Coalescer:
-    """The :class:`Coalescer` of ``store`` (one per store, kept on it: gone when it is)."""
+    """The `Coalescer` of ``store`` (one per store, kept on it: gone when it is)."""
     found = store.extras.get("coalescer")
     if found is None:
         found = store.extras["coalescer"] = Coalescer(store)

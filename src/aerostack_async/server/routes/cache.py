@@ -2,7 +2,7 @@
 
 Values are stored as their JSON text, so any JSON value round-trips exactly. A TTL becomes an
 absolute expiry time: reads ignore expired entries at once, and a background sweep deletes
-them. Single-request operations go through a :class:`~._coalesce.Coalescer`, which runs the
+them. Single-request operations go through a `Coalescer`, which runs the
 ones that arrive together in one worker-thread trip; each runs in its own savepoint under the
 store's lock, so every operation — ``increment`` and the many-key ones included — is atomic.
 """

@@ -3,7 +3,7 @@
 The project database is a separate file from the platform tables, so user SQL can never reach
 users, cache or queue. Statements that would escape it or wedge the shared connection —
 ``ATTACH``/``DETACH`` and explicit transactions — are refused by an authorizer, and a statement
-running longer than :data:`STATEMENT_TIMEOUT_SECONDS` is interrupted.
+running longer than `STATEMENT_TIMEOUT_SECONDS` is interrupted.
 """
 
 from __future__ import annotations
@@ -78,7 +78,7 @@ def _column_value(value: Any) -> Any:
 
 
 def _execute(conn: sqlite3.Connection, guard: _Guard, sql: str, params: list[Any]) -> Any:
-    """Run one statement; ``(rows, count)`` or :class:`QueryFailed`."""
+    """Run one statement; ``(rows, count)`` or `QueryFailed`."""
     guard.armed = True
     guard.refused = None
     guard.deadline = time.monotonic() + STATEMENT_TIMEOUT_SECONDS
