@@ -61,7 +61,7 @@ class AsyncAerostack:
       and write, 10 s for a pooled connection, 120 s for a whole call with its retries).
     - ``retry``: a `RetryPolicy` (default: 3 attempts) or ``None`` for no retries.
     - ``limits``: the pool's size, as a `Limits` or an ``httpx.Limits``; ``http2``: use
-      HTTP/2 (needs the ``h2`` package).
+      HTTP/2 (``pip install 'aerostack-async[http2]'``).
     - ``http_client``: your own ``httpx.AsyncClient`` (its headers are sent too); it is never
       closed by us.
     - ``default_headers``: headers sent with every request.
