@@ -1,7 +1,8 @@
 """Chat streams over the wire: events per second and client CPU per event, our pool vs httpx's.
 
 A canned server (its own process, 127.0.0.1) answers every POST with a chunked
-``text/event-stream`` of ``--events`` chat chunks, written ``--per-write`` events at a time, then
+``text/event-stream`` of ``--events`` chat chunks, written ``--per-write`` events at a time
+(``--pace`` seconds apart: then each write is one read, as tokens arrive from a model), then
 ``[DONE]``. The client is ``AsyncAerostack.ai.chat_stream`` reading every chunk, on our pool and
 on httpx's transport (``AEROSTACK_HTTP_TRANSPORT``), each in a fresh process; best of
 ``--repeat``. This measures what sits between the socket and the chunks (the transport, the body
@@ -21,7 +22,7 @@ import time
 
 _SERVER = r"""
 import asyncio, sys
-EVENTS, PER_WRITE = int(sys.argv[1]), int(sys.argv[2])
+EVENTS, PER_WRITE, PACE = int(sys.argv[1]), int(sys.argv[2]), float(sys.argv[3])
 FRAME = ('data: {"id":"c","object":"chat.completion.chunk","created":1,"model":"m",'
          '"choices":[{"index":0,"delta":%s,"finish_reason":%s}]}\n\n')
 EVENT = (FRAME % ('{"content":"tok "}', "null")).encode()
@@ -42,6 +43,8 @@ async def handle(reader, writer):
             for _ in range(EVENTS // PER_WRITE):
                 writer.write(BLOCK)
                 await writer.drain()
+                if PACE:
+                    await asyncio.sleep(PACE)
             writer.write(chunk(LAST) + b"0\r\n\r\n")
             await writer.drain()
     except (asyncio.IncompleteReadError, ConnectionError):
@@ -82,6 +85,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=20000)
     parser.add_argument("--per-write", type=int, default=8)
+    parser.add_argument(
+        "--pace", type=float, default=0.0, help="seconds between writes (0: as fast as it can)"
+    )
     parser.add_argument("--streams", type=int, default=3)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--backends", default="asyncio,trio")
@@ -92,7 +98,7 @@ def main() -> None:
         worker(args.worker[0], args.worker[1], int(args.worker[2]))
         return
     server = subprocess.Popen(
-        [sys.executable, "-c", _SERVER, str(args.events), str(args.per_write)],
+        [sys.executable, "-c", _SERVER, str(args.events), str(args.per_write), str(args.pace)],
         stdout=subprocess.PIPE,
         text=True,
     )
