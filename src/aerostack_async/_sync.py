@@ -27,6 +27,7 @@ import inspect
 import os
 import sys
 import threading
+import time
 import warnings
 import weakref
 from collections.abc import Callable, Iterator
@@ -244,9 +245,16 @@ class _LoopThread:
         if portal is None or self.closed:
             return
         self.closed = True
+        deadline = time.monotonic() + _EXIT_GRACE
         # Exiting anyway: past the grace period the daemon thread is simply not waited for.
         with contextlib.suppress(BaseException):
             portal.start_task_soon(self._shut_down, portal).result(_EXIT_GRACE)
+        # The loop's own end too: on asyncio a transport closes its socket a loop turn after
+        # it is told to, and that turn must come before the interpreter goes on exiting.
+        stopped = self._stopped
+        if stopped is not None:
+            with contextlib.suppress(BaseException):
+                stopped.result(max(0.0, deadline - time.monotonic()))
 
     def forget_after_fork(self) -> None:
         """In a forked child: the loop thread was the parent's; start a new one on first use."""
