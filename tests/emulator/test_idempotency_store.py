@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import sqlite3
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -71,3 +72,46 @@ async def test_closing_writes_what_is_still_queued(tmp_path: Path) -> None:
     idem.close()
     assert _rows(store) == ["scope-1"]
     store.close()
+
+
+async def test_holders_of_one_key_take_turns_and_a_waiter_may_leave(tmp_path: Path) -> None:
+    import anyio
+
+    store = _store(tmp_path)
+    idem = IdempotencyStore(store)
+    order: list[str] = []
+
+    async def use(name: str, scope: str, hold_for: float) -> None:
+        async with idem.hold(scope):
+            order.append(f"{name} in")
+            await anyio.sleep(hold_for)
+            order.append(f"{name} out")
+
+    with anyio.fail_after(10):  # a waiter left behind would hang the group
+        await _scenario(use)
+    assert order.index("x out") < order.index("a out")
+    k_order = [entry for entry in order if not entry.startswith("x")]
+    assert k_order == ["a in", "a out", "b in", "b out", "d in", "d out"]
+    assert idem._locks == {}
+    store.close()
+
+
+async def _scenario(use: Any) -> None:
+    import anyio
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(use, "a", "k", 0.1)
+        await anyio.sleep(0.02)
+        tg.start_soon(use, "x", "other", 0)  # another key never waits for "k"
+        tg.start_soon(use, "b", "k", 0)
+        await anyio.sleep(0.02)
+        waiter = anyio.CancelScope()
+
+        async def gives_up() -> None:
+            with waiter:
+                await use("c", "k", 0)
+
+        tg.start_soon(gives_up)
+        await anyio.sleep(0.02)
+        waiter.cancel()  # c leaves the queue before its turn
+        tg.start_soon(use, "d", "k", 0)

@@ -16,8 +16,6 @@ from __future__ import annotations
 
 import hashlib
 import sqlite3
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -63,6 +61,22 @@ def hash_body(body: bytes) -> str:
     return hashlib.sha256(body).hexdigest()
 
 
+class _Hold:
+    """The async context manager :meth:`IdempotencyStore.hold` returns."""
+
+    __slots__ = ("_scope", "_store")
+
+    def __init__(self, store: IdempotencyStore, scope: str) -> None:
+        self._store = store
+        self._scope = scope
+
+    async def __aenter__(self) -> None:
+        await self._store._acquire(self._scope)
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        self._store._release(self._scope)
+
+
 class IdempotencyStore:
     """Stored responses in the platform database, plus per-scope locks in memory.
 
@@ -73,7 +87,8 @@ class IdempotencyStore:
 
     def __init__(self, store: SqliteStore) -> None:
         self._store = store
-        self._locks: dict[str, tuple[anyio.Lock, int]] = {}
+        self._locks: dict[str, list[anyio.Event]] = {}  # held scopes -> who waits for them
+        self._coalescer_found: Any = None
         self._known: dict[str, float] | None = None
         # Kept but maybe not yet written: served from here until their row is in the database.
         self._pending: dict[str, tuple[StoredResponse, float]] = {}
@@ -92,23 +107,36 @@ class IdempotencyStore:
                 self._known = loaded
         return self._known
 
-    @asynccontextmanager
-    async def hold(self, scope: str) -> AsyncIterator[None]:
-        """Serialise requests that share ``scope``."""
-        lock, users = self._locks.get(scope, (None, 0))
-        if lock is None:
-            # fast_acquire: an uncontended key (the common case) takes no extra loop turn.
-            lock = anyio.Lock(fast_acquire=True)
-        self._locks[scope] = (lock, users + 1)
+    def hold(self, scope: str) -> _Hold:
+        """``async with store.hold(scope)``: serialise requests that share ``scope``.
+
+        A key nobody else holds (the common case: a fresh key per logical call) is taken with
+        two dict operations, no lock object and no loop turn; later arrivals queue in order.
+        """
+        return _Hold(self, scope)
+
+    async def _acquire(self, scope: str) -> None:
+        waiters = self._locks.get(scope)
+        if waiters is None:
+            self._locks[scope] = []  # held, nobody waiting
+            return
+        turn = anyio.Event()
+        waiters.append(turn)
         try:
-            async with lock:
-                yield
-        finally:
-            lock, users = self._locks[scope]
-            if users <= 1:
-                del self._locks[scope]
+            await turn.wait()
+        except BaseException:
+            if turn.is_set():
+                self._release(scope)  # handed over just as we gave up: pass it on
             else:
-                self._locks[scope] = (lock, users - 1)
+                waiters.remove(turn)
+            raise
+
+    def _release(self, scope: str) -> None:
+        waiters = self._locks[scope]
+        if waiters:
+            waiters.pop(0).set()  # the next in line now holds it
+        else:
+            del self._locks[scope]
 
     async def get(self, scope: str, now: float) -> StoredResponse | None:
         """The stored response for ``scope``, if one younger than 24 h exists."""
@@ -148,9 +176,12 @@ class IdempotencyStore:
         self._wake.set()
 
     def _coalescer(self) -> Any:
-        from .routes._coalesce import coalescer  # (routes import the app, which imports us)
+        found = self._coalescer_found
+        if found is None:
+            from .routes._coalesce import coalescer  # (routes import the app, which imports us)
 
-        return coalescer(self._store)
+            found = self._coalescer_found = coalescer(self._store)
+        return found
 
     async def flush(self) -> None:
         """Write what is still queued (leading a trip if none has taken it), then forget it."""
