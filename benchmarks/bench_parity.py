@@ -48,9 +48,10 @@ CONCURRENCY = (1, 16, 64)
 LOOPS = ("asyncio", "uvloop", "trio")
 PARTS = ("async", "first-tls", "sync", "import")
 WARMUP = 200
-SYNC_CLIENTS = ("ours-sync", "vendor-sdk", "urllib3", "requests", "ours-async")
+SYNC_CLIENTS = ("ours-sync", "ours-sync-trio", "vendor-sdk", "urllib3", "requests", "ours-async")
 SYNC_LABELS = {
     "ours-sync": "Aerostack (sync facade)",
+    "ours-sync-trio": "Aerostack (sync facade), trio loop",
     "vendor-sdk": "vendor SDK aerostack 0.1.2 (sync)",
     "urllib3": "raw urllib3",
     "requests": "raw requests",
@@ -140,10 +141,11 @@ def _sync_worker(client: str, base_url: str, api_key: str, total: int) -> dict[s
     body = {"key": "bench:1"}
     call: Callable[[], object]
     closer: Callable[[], object] = lambda: None  # noqa: E731
-    if client == "ours-sync":
+    if client in ("ours-sync", "ours-sync-trio"):
         from aerostack_async import Aerostack
 
-        aerostack = Aerostack(api_key=api_key, base_url=base_url)
+        backend = "trio" if client == "ours-sync-trio" else "asyncio"
+        aerostack = Aerostack(api_key=api_key, base_url=base_url, backend=backend)
         call, closer = (lambda: aerostack.cache.get("bench:1")), aerostack.close
     elif client == "vendor-sdk":
         from aerostack import SDK

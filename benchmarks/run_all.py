@@ -823,6 +823,17 @@ def parity_claims(data: dict[str, Any] | None) -> list[Claim]:
                     speed >= 1.3 and cpu <= 0.9,
                 )
             )
+        floor = by.get("urllib3")
+        if ours and floor:
+            speed, cpu = ours["ops"] / floor["ops"], ours["cpu_us"] / floor["cpu_us"]
+            out.append(
+                Claim(
+                    "sync client vs raw urllib3 (the same POST + JSON decode): ops/s, CPU/call",
+                    "ahead: >= 1x, <= 1x",
+                    f"{speed:.2f}x, {cpu:.2f}x",
+                    speed >= 1 and cpu <= 1,
+                )
+            )
         hop = sync.get("hop") or {}
         if hop:
             # Judged on CPU: under load, wall time also counts waiting for a core.
