@@ -408,7 +408,7 @@ def test_help_on_a_method_shows_the_operation() -> None:
 def test_help_on_a_resource_shows_its_class(client: Aerostack) -> None:
     text = pydoc.render_doc(client.cache, renderer=pydoc.plaintext)
     assert "class SyncCache(" in text
-    assert "The blocking mirror of :class:`aerostack_async.resources.cache.Cache`." in text
+    assert "The blocking mirror of `aerostack_async.resources.cache.Cache`." in text
     assert "get(self, key: str, **options: Unpack[CallOptions]) -> CacheGetResult" in text
     method = pydoc.render_doc(client.cache.get, renderer=pydoc.plaintext)
     assert "get(key: str, **options: Unpack[CallOptions]) -> CacheGetResult" in method
