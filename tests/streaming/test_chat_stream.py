@@ -18,7 +18,7 @@ from aerostack_async.errors import (
 )
 from aerostack_async.testing import Emulator, run_emulator
 
-from .._loopback import Connection, chunk, http_response, serve
+from .._loopback import Peer, chunk, response, serve
 
 pytestmark = pytest.mark.anyio
 
@@ -177,7 +177,7 @@ async def test_aclose_mid_stream_returns_the_connection_and_ends_iteration(
 
 # --- failures staged by purpose-built servers ------------------------------------------------
 
-SSE_HEAD = http_response(content_type="text/event-stream", chunked=True)
+SSE_HEAD = response(content_type="text/event-stream", chunked=True)
 
 
 def frame(content: str, finish: str | None = None) -> bytes:
@@ -192,9 +192,9 @@ def frame(content: str, finish: str | None = None) -> bytes:
 
 
 async def test_consecutive_streams_reuse_one_connection() -> None:
-    async def handler(conn: Connection) -> None:
-        while True:  # every request on this one connection, until the client closes it
-            await conn.read_request()
+    async def handler(conn: Peer) -> None:
+        # every request on this one connection, until the client closes it
+        while await conn.read_request() is not None:
             body = frame("Hel") + frame("lo", "stop") + chunk(b"data: [DONE]\n\n") + chunk(b"")
             await conn.send(SSE_HEAD + body)
 
@@ -209,9 +209,9 @@ async def test_consecutive_streams_reuse_one_connection() -> None:
 
 
 async def test_2xx_that_is_not_an_event_stream_is_a_protocol_error_never_retried() -> None:
-    async def handler(conn: Connection) -> None:
+    async def handler(conn: Peer) -> None:
         await conn.read_request()
-        await conn.send(http_response(b'{"response": "not a stream"}'))
+        await conn.send(response(b'{"response": "not a stream"}', content_type="application/json"))
 
     async with serve(handler) as server, client_for(server.base_url, "sk_x") as client:
         with pytest.raises(StreamProtocolError) as caught:
@@ -223,7 +223,7 @@ async def test_2xx_that_is_not_an_event_stream_is_a_protocol_error_never_retried
 
 
 async def test_stream_that_goes_quiet_raises_stream_idle_timeout() -> None:
-    async def handler(conn: Connection) -> None:
+    async def handler(conn: Peer) -> None:
         await conn.read_request()
         await conn.send(SSE_HEAD + frame("Hel"))
         await conn.stall()
@@ -238,7 +238,7 @@ async def test_stream_that_goes_quiet_raises_stream_idle_timeout() -> None:
 
 
 async def test_idle_timeout_counts_from_the_last_event_not_the_stream_start() -> None:
-    async def handler(conn: Connection) -> None:
+    async def handler(conn: Peer) -> None:
         await conn.read_request()
         await conn.send(SSE_HEAD)
         for piece in ("a", "b", "c"):
@@ -255,7 +255,7 @@ async def test_idle_timeout_counts_from_the_last_event_not_the_stream_start() ->
 
 
 async def test_stream_cut_before_done_is_a_protocol_error() -> None:
-    async def handler(conn: Connection) -> None:
+    async def handler(conn: Peer) -> None:
         await conn.read_request()
         await conn.send(SSE_HEAD + frame("partial") + chunk(b""))
 
@@ -266,7 +266,7 @@ async def test_stream_cut_before_done_is_a_protocol_error() -> None:
 
 
 async def test_stream_is_not_retried_after_its_first_event() -> None:
-    async def handler(conn: Connection) -> None:
+    async def handler(conn: Peer) -> None:
         await conn.read_request()
         await conn.send(SSE_HEAD + frame("a"))
         await conn.reset()
@@ -284,12 +284,11 @@ async def test_stream_is_not_retried_after_its_first_event() -> None:
 
 
 async def test_server_error_before_the_stream_is_retried() -> None:
-    async def handler(conn: Connection) -> None:
-        while True:
-            await conn.read_request()
+    async def handler(conn: Peer) -> None:
+        while await conn.read_request() is not None:
             if len(conn.server.requests) == 1:
                 body = b'{"code": "INTERNAL_ERROR", "message": "try again"}'
-                await conn.send(http_response(body, status=503))
+                await conn.send(response(body, status=503, content_type="application/json"))
             else:
                 await conn.send(SSE_HEAD + frame("ok", "stop") + chunk(b"data: [DONE]\n\n"))
                 await conn.send(chunk(b""))
@@ -312,7 +311,7 @@ async def test_bad_stream_idle_is_rejected_before_sending(stream_idle: object) -
 
 
 async def test_done_ends_iteration_even_if_the_server_keeps_the_body_open() -> None:
-    async def handler(conn: Connection) -> None:
+    async def handler(conn: Peer) -> None:
         await conn.read_request()
         await conn.send(SSE_HEAD + frame("hi", "stop") + chunk(b"data: [DONE]\n\n"))
         await conn.stall()

@@ -20,7 +20,7 @@ from aerostack_async.errors import (
 from aerostack_async.streaming import SourceSizeMismatchError, UploadSource
 from aerostack_async.testing import Emulator
 
-from .._loopback import Connection, http_response, serve
+from .._loopback import Peer, response, serve
 from .multipart_parse import parse_multipart
 
 pytestmark = pytest.mark.anyio
@@ -206,9 +206,9 @@ async def test_stream_longer_than_its_declared_size_stores_nothing(client: Async
 
 
 async def test_save_failure_leaves_no_partial_file(tmp_path: Path) -> None:
-    async def handler(conn: Connection) -> None:
+    async def handler(conn: Peer) -> None:
         await conn.read_request()
-        head = http_response(b"", content_type="application/octet-stream", length=1_000_000)
+        head = response(b"", content_type="application/octet-stream", length=1_000_000)
         await conn.send(head + b"x" * 400_000)  # then the connection drops
 
     target = tmp_path / "out.bin"
@@ -249,16 +249,18 @@ async def test_download_left_unread_returns_the_connection(client: AsyncAerostac
 # --- retries: a replayable source is re-read; a one-shot stream is never resent -------------
 
 
-def drop_first_upload() -> Callable[[Connection], object]:
+def drop_first_upload() -> Callable[[Peer], object]:
     """First connection: read part of the body, then reset. Later ones: read it all, answer."""
 
-    async def handler(conn: Connection) -> None:
+    async def handler(conn: Peer) -> None:
         if conn.server.connections == 1:
             await conn.read_request(body_limit=64 * 1024)
             await conn.reset()
             return
         await conn.read_request()
-        await conn.send(http_response(b'{"url": "http://example.invalid/x"}'))
+        await conn.send(
+            response(b'{"url": "http://example.invalid/x"}', content_type="application/json")
+        )
 
     return handler
 
@@ -295,10 +297,11 @@ async def test_one_shot_stream_is_not_retried_once_bytes_were_sent() -> None:
 # --- framing: exact Content-Length when the size is known, chunked when it is not ------------
 
 
-async def accept_upload(conn: Connection) -> None:
-    while True:
-        await conn.read_request()
-        await conn.send(http_response(b'{"url": "http://example.invalid/x"}'))
+async def accept_upload(conn: Peer) -> None:
+    while await conn.read_request() is not None:
+        await conn.send(
+            response(b'{"url": "http://example.invalid/x"}', content_type="application/json")
+        )
 
 
 @pytest.mark.parametrize("kind", ["bytes", "path", "file-object"])

@@ -20,7 +20,7 @@ import pytest
 from aerostack_async import AsyncAerostack, Limits, Timeout
 from aerostack_async.errors import APIConnectionError, APITimeoutError
 
-from .._loopback import Connection, chunk, serve
+from .._loopback import Peer, chunk, serve
 
 pytestmark = [
     pytest.mark.anyio,
@@ -56,10 +56,10 @@ def sse_frame(content: str) -> bytes:
 
 # Each fault: what the server sends after reading the request (given the body's media type and
 # a good first piece of it), and the error it must surface as.
-Fault = Callable[[Connection, str, bytes], Awaitable[None]]
+Fault = Callable[[Peer, str, bytes], Awaitable[None]]
 
 
-async def corrupt_gzip(conn: Connection, content_type: str, good: bytes) -> None:
+async def corrupt_gzip(conn: Peer, content_type: str, good: bytes) -> None:
     body = b"\x1f\x8b\x08\x00 this is not gzip " * 50
     await conn.send(
         head(content_type, "Content-Encoding: gzip", f"Content-Length: {len(body)}") + body
@@ -67,7 +67,7 @@ async def corrupt_gzip(conn: Connection, content_type: str, good: bytes) -> None
     await conn.stall()
 
 
-async def corrupt_gzip_after_a_good_start(conn: Connection, content_type: str, good: bytes) -> None:
+async def corrupt_gzip_after_a_good_start(conn: Peer, content_type: str, good: bytes) -> None:
     compressor = zlib.compressobj(wbits=31)  # gzip
     start = compressor.compress(good * 20) + compressor.flush(zlib.Z_SYNC_FLUSH)
     body = start + b"\xff" * 100  # then a block of the reserved type: invalid from here on
@@ -77,7 +77,7 @@ async def corrupt_gzip_after_a_good_start(conn: Connection, content_type: str, g
     await conn.stall()
 
 
-async def unknown_encoding_bytes(conn: Connection, content_type: str, good: bytes) -> None:
+async def unknown_encoding_bytes(conn: Peer, content_type: str, good: bytes) -> None:
     body = b"definitely not deflate data" * 10
     await conn.send(
         head(content_type, "Content-Encoding: deflate", f"Content-Length: {len(body)}") + body
@@ -85,22 +85,22 @@ async def unknown_encoding_bytes(conn: Connection, content_type: str, good: byte
     await conn.stall()
 
 
-async def chunked_body_cut_short(conn: Connection, content_type: str, good: bytes) -> None:
+async def chunked_body_cut_short(conn: Peer, content_type: str, good: bytes) -> None:
     await conn.send(head(content_type, "Transfer-Encoding: chunked") + chunk(good) + b"5\r\nab")
     # and close: the body ends mid-chunk
 
 
-async def length_body_cut_short(conn: Connection, content_type: str, good: bytes) -> None:
+async def length_body_cut_short(conn: Peer, content_type: str, good: bytes) -> None:
     await conn.send(head(content_type, "Content-Length: 100000") + good)
 
 
-async def reset_mid_body(conn: Connection, content_type: str, good: bytes) -> None:
+async def reset_mid_body(conn: Peer, content_type: str, good: bytes) -> None:
     await conn.send(head(content_type, "Transfer-Encoding: chunked") + chunk(good))
     await anyio.sleep(0.05)
     await conn.reset()
 
 
-async def bad_chunk_framing(conn: Connection, content_type: str, good: bytes) -> None:
+async def bad_chunk_framing(conn: Peer, content_type: str, good: bytes) -> None:
     await conn.send(head(content_type, "Transfer-Encoding: chunked") + chunk(good) + b"zz\r\n")
     await conn.stall()
 
@@ -122,10 +122,8 @@ def client_for(base_url: str, **kwargs: object) -> AsyncAerostack:
     return AsyncAerostack(api_key="sk_x", base_url=base_url, retry=None, **kwargs)  # type: ignore[arg-type]
 
 
-def serving(
-    fault: Fault, content_type: str, good: bytes
-) -> Callable[[Connection], Awaitable[None]]:
-    async def handler(conn: Connection) -> None:
+def serving(fault: Fault, content_type: str, good: bytes) -> Callable[[Peer], Awaitable[None]]:
+    async def handler(conn: Peer) -> None:
         await conn.read_request()
         await fault(conn, content_type, good)
 
@@ -172,7 +170,7 @@ async def test_a_broken_chat_stream_raises_our_error(name: str) -> None:
 
 
 async def test_a_download_that_stalls_mid_body_raises_api_timeout_error() -> None:
-    async def handler(conn: Connection) -> None:
+    async def handler(conn: Peer) -> None:
         await conn.read_request()
         await conn.send(head("application/octet-stream", "Content-Length: 5000") + b"x" * 100)
         await conn.stall()
@@ -195,7 +193,7 @@ async def test_a_broken_upload_answer_raises_our_error(name: str) -> None:
 
 
 async def test_an_upload_the_server_cuts_off_raises_our_error() -> None:
-    async def handler(conn: Connection) -> None:
+    async def handler(conn: Peer) -> None:
         await conn.read_request(body_limit=1000)
         await conn.reset()
 

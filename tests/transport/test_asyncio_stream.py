@@ -21,7 +21,7 @@ from aerostack_async._pool import _transport as pool_transport
 from aerostack_async._pool._asyncio_stream import READ_HIGH_WATER, AsyncioStream, connect
 from aerostack_async._pool._socket import PoolTLSStream, SocketStream
 
-from .conftest import Certificate, Peer, raw_server, serve_forever
+from .._loopback import Certificate, Peer, serve, serve_forever
 
 pytestmark = pytest.mark.anyio
 
@@ -36,7 +36,7 @@ async def test_asyncio_gets_the_native_stream_and_trio_the_socket_one(
     before = _asyncio_stream.opened
     transport = AsyncPoolTransport()
     async with (
-        raw_server(serve_forever) as server,
+        serve(serve_forever) as server,
         httpx.AsyncClient(transport=transport) as client,
     ):
         assert (await client.get(server.url)).text == "ok"
@@ -54,7 +54,7 @@ async def test_tls_on_asyncio_is_asyncio_s_ssl_transport(
 ) -> None:
     transport = AsyncPoolTransport(verify=certificate.client_context())
     async with (
-        raw_server(serve_forever, ssl_context=certificate.server_context()) as server,
+        serve(serve_forever, ssl_context=certificate.server_context()) as server,
         httpx.AsyncClient(transport=transport) as client,
     ):
         assert (await client.get(server.url)).text == "ok"
@@ -95,7 +95,7 @@ async def test_a_cached_context_still_verifies(
     # The same settings share one context; a context that trusts our certificate (by
     # SSL_CERT_FILE) and one that does not (the default CA bundle) are never mixed up.
     monkeypatch.setenv("SSL_CERT_FILE", str(certificate.cert))
-    async with raw_server(serve_forever, ssl_context=certificate.server_context()) as server:
+    async with serve(serve_forever, ssl_context=certificate.server_context()) as server:
         for _ in range(2):
             async with httpx.AsyncClient(transport=AsyncPoolTransport()) as client:
                 assert (await client.get(server.url)).text == "ok"
@@ -134,7 +134,7 @@ native_only = pytest.mark.parametrize(
 async def test_uvloop_gets_the_native_stream_too(pool_stream: str) -> None:
     transport = AsyncPoolTransport()
     async with (
-        raw_server(serve_forever) as server,
+        serve(serve_forever) as server,
         httpx.AsyncClient(transport=transport) as client,
     ):
         for _ in range(3):
@@ -152,7 +152,7 @@ async def test_reading_stops_past_the_high_water_mark_and_resumes() -> None:
         await peer.send(payload)
         await anyio.sleep_forever()
 
-    async with raw_server(flood) as server:
+    async with serve(flood) as server:
         stream = await connect("127.0.0.1", server.port)
         with anyio.fail_after(5):
             while not stream._reading_paused:  # noqa: ASYNC110 (a flag the loop sets)
@@ -179,7 +179,7 @@ async def test_the_reuse_check_sees_bytes_and_a_close_from_the_protocol() -> Non
         await go.wait()
         await peer.send(b"unasked")
 
-    async with raw_server(talk_then_close) as server:
+    async with serve(talk_then_close) as server:
         stream = await connect("127.0.0.1", server.port)
         assert not stream.has_unread()
         await stream.send(b"hello")
@@ -204,7 +204,7 @@ async def test_closing_wakes_a_waiting_reader() -> None:
     async def silent(peer: Peer) -> None:
         await anyio.sleep_forever()
 
-    async with raw_server(silent) as server:
+    async with serve(silent) as server:
         stream = await connect("127.0.0.1", server.port)
         woke: list[type[BaseException]] = []
 
@@ -231,7 +231,7 @@ async def test_a_reset_is_a_broken_resource() -> None:
         await peer.read_some()
         await peer.reset()
 
-    async with raw_server(reset) as server:
+    async with serve(reset) as server:
         stream = await connect("127.0.0.1", server.port)
         await stream.send(b"hello")
         with anyio.fail_after(5), pytest.raises(anyio.BrokenResourceError):
@@ -250,7 +250,7 @@ async def test_forget_closes_only_this_process_s_descriptor(
         peers.append(peer)
         await anyio.sleep_forever()
 
-    async with raw_server(hold) as server:
+    async with serve(hold) as server:
         stream = await connect("127.0.0.1", server.port)
         sock = stream._sock
         twin = sock.dup()  # the other process's descriptor
@@ -275,7 +275,7 @@ async def test_forget_closes_only_this_process_s_descriptor(
 async def test_a_failed_handshake_is_an_ssl_error_and_leaves_no_socket(
     certificate: Certificate,
 ) -> None:
-    async with raw_server(serve_forever, ssl_context=certificate.server_context()) as server:
+    async with serve(serve_forever, ssl_context=certificate.server_context()) as server:
         with pytest.raises(ssl.SSLError):
             await connect("127.0.0.1", server.port, ssl.create_default_context())
         stream = await connect("127.0.0.1", server.port, certificate.client_context())
@@ -292,7 +292,7 @@ def test_a_pool_used_from_a_second_event_loop_opens_new_connections(pool_stream:
     # loop's connections cannot serve the second, so they are dropped, not reused.
     import threading
 
-    from .conftest import response
+    from .._loopback import response
 
     served = []
     listener = __import__("socket").create_server(("127.0.0.1", 0))

@@ -11,7 +11,8 @@ import pytest
 
 from aerostack_async._pool import AsyncPoolTransport
 
-from .conftest import Peer, make_transport, raw_server, response, serve_forever
+from .._loopback import Peer, response, serve, serve_forever
+from ._kinds import make_transport
 
 pytestmark = pytest.mark.anyio
 
@@ -62,7 +63,7 @@ async def test_request_on_connection_closed_while_idle_succeeds_via_retry(kind: 
         await serve_forever(peer, b"second")
 
     async with (
-        raw_server(handler) as server,
+        serve(handler) as server,
         httpx.AsyncClient(transport=make_transport(kind)) as client,
     ):
         assert (await client.get(server.url)).text == "first"
@@ -99,7 +100,7 @@ async def test_retry_once_closes_every_idle_connection_to_the_origin() -> None:
             all_dropped.set()
 
     async with (
-        raw_server(handler) as server,
+        serve(handler) as server,
         httpx.AsyncClient(transport=transport) as client,
     ):
         await concurrently(client, server.url, 3)
@@ -128,7 +129,7 @@ async def test_a_connection_closed_while_idle_is_noticed_before_a_streamed_body_
 
     transport = AsyncPoolTransport()
     async with (
-        raw_server(handler) as server,
+        serve(handler) as server,
         httpx.AsyncClient(transport=transport) as client,
     ):
         await client.get(server.url)
@@ -161,7 +162,7 @@ async def test_streamed_request_body_is_not_replayed_when_a_reused_connection_dr
 
     transport = AsyncPoolTransport()
     async with (
-        raw_server(_drop_the_second_request(b"replayed")) as server,
+        serve(_drop_the_second_request(b"replayed")) as server,
         httpx.AsyncClient(transport=transport) as client,
     ):
         await client.get(server.url)
@@ -176,7 +177,7 @@ async def test_a_byte_body_is_sent_once_more_when_a_reused_connection_drops_it()
     # Only for a safe method: a POST is never sent twice by the pool (test_replay.py).
     transport = AsyncPoolTransport()
     async with (
-        raw_server(_drop_the_second_request(b"replayed")) as server,
+        serve(_drop_the_second_request(b"replayed")) as server,
         httpx.AsyncClient(transport=transport) as client,
     ):
         await client.get(server.url)
@@ -196,12 +197,12 @@ async def test_an_unasked_response_sent_while_idle_is_not_taken_for_the_next_ans
             await peer.send(response(b"first"))
             await anyio.sleep(0.05)
             await peer.send(response(b"stray", status=408, reason="Request Timeout"))
-            await peer.wait_closed_by_client()
+            await peer.stall()
         else:
             await serve_forever(peer, b"second")
 
     async with (
-        raw_server(handler) as server,
+        serve(handler) as server,
         httpx.AsyncClient(transport=make_transport(kind)) as client,
     ):
         assert (await client.get(server.url)).text == "first"
@@ -215,7 +216,7 @@ async def test_new_connection_closed_without_response_is_not_retried(kind: str) 
         await peer.read_request()  # read it, then hang up without answering
 
     async with (
-        raw_server(handler) as server,
+        serve(handler) as server,
         httpx.AsyncClient(transport=make_transport(kind)) as client,
     ):
         with pytest.raises(httpx.RemoteProtocolError):
@@ -236,7 +237,7 @@ async def test_reset_mid_response_raises_and_the_pool_recovers(kind: str) -> Non
             await serve_forever(peer, b"recovered")
 
     async with (
-        raw_server(handler) as server,
+        serve(handler) as server,
         httpx.AsyncClient(transport=make_transport(kind)) as client,
     ):
 
@@ -259,7 +260,7 @@ async def test_reset_before_response_raises_read_error(kind: str) -> None:
         await peer.reset()
 
     async with (
-        raw_server(handler) as server,
+        serve(handler) as server,
         httpx.AsyncClient(transport=make_transport(kind)) as client,
     ):
         with pytest.raises((httpx.ReadError, httpx.RemoteProtocolError)):
@@ -272,7 +273,7 @@ async def test_idle_connection_past_keepalive_expiry_is_closed_not_reused(kind: 
 
     limits = httpx.Limits(keepalive_expiry=0.05)
     async with (
-        raw_server(handler) as server,
+        serve(handler) as server,
         httpx.AsyncClient(transport=make_transport(kind, limits=limits)) as client,
     ):
         await client.get(server.url)
@@ -288,7 +289,7 @@ async def test_idle_connection_within_keepalive_expiry_is_reused(kind: str) -> N
 
     limits = httpx.Limits(keepalive_expiry=60)
     async with (
-        raw_server(handler) as server,
+        serve(handler) as server,
         httpx.AsyncClient(transport=make_transport(kind, limits=limits)) as client,
     ):
         await client.get(server.url)
@@ -299,7 +300,7 @@ async def test_idle_connection_within_keepalive_expiry_is_reused(kind: str) -> N
 async def test_expired_connections_under_a_busy_one_are_closed_too() -> None:
     transport = AsyncPoolTransport(limits=httpx.Limits(keepalive_expiry=0.2))
     async with (
-        raw_server(gathered(2)) as server,  # type: ignore[arg-type]
+        serve(gathered(2)) as server,  # type: ignore[arg-type]
         httpx.AsyncClient(transport=transport) as client,
     ):
         await concurrently(client, server.url, 2)
@@ -312,7 +313,7 @@ async def test_expired_connections_under_a_busy_one_are_closed_too() -> None:
 async def test_an_expired_connection_does_not_linger_under_a_busy_one() -> None:
     transport = AsyncPoolTransport(limits=httpx.Limits(keepalive_expiry=0.5))
     async with (
-        raw_server(gathered(2)) as server,  # type: ignore[arg-type]
+        serve(gathered(2)) as server,  # type: ignore[arg-type]
         httpx.AsyncClient(transport=transport) as client,
     ):
         await concurrently(client, server.url, 2)
@@ -328,7 +329,7 @@ async def test_more_idle_connections_than_the_keepalive_limit_are_closed() -> No
     limits = httpx.Limits(max_connections=10, max_keepalive_connections=2)
     transport = AsyncPoolTransport(limits=limits)
     async with (
-        raw_server(gathered(4)) as server,  # type: ignore[arg-type]
+        serve(gathered(4)) as server,  # type: ignore[arg-type]
         httpx.AsyncClient(transport=transport) as client,
     ):
         await concurrently(client, server.url, 4)
@@ -347,7 +348,7 @@ async def test_aclose_closes_idle_and_busy_connections() -> None:
                 await gate.wait()
             await peer.send(response(b"ok"))
 
-    async with raw_server(handler) as server:
+    async with serve(handler) as server:
         client = httpx.AsyncClient(transport=transport)
         busy = await client.send(client.build_request("GET", server.url + "/slow"), stream=True)
         await client.get(server.url)

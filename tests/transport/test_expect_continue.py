@@ -21,7 +21,7 @@ from aerostack_async import AsyncAerostack, errors
 from aerostack_async._pool import AsyncPoolTransport
 from aerostack_async.testing import Emulator, run_emulator
 
-from .conftest import Peer, raw_server, response
+from .._loopback import Peer, response, serve
 
 pytestmark = pytest.mark.anyio
 
@@ -70,7 +70,7 @@ async def test_a_refusal_at_the_head_means_the_body_is_never_sent(body: str) -> 
     content = b"x" * size if body == "bytes" else _chunks(size)
     headers = {**EXPECT, "Content-Length": str(size)}
     async with (
-        raw_server(refuse) as server,
+        serve(refuse) as server,
         httpx.AsyncClient(transport=AsyncPoolTransport()) as client,
     ):
         reply = await client.post(server.url, content=content, headers=headers)
@@ -94,7 +94,7 @@ async def test_a_server_that_says_continue_gets_the_whole_body() -> None:
         await peer.send(response(str(total).encode()))
 
     async with (
-        raw_server(accept) as server,
+        serve(accept) as server,
         httpx.AsyncClient(transport=AsyncPoolTransport()) as client,
     ):
         reply = await client.post(
@@ -112,7 +112,7 @@ async def test_a_server_that_ignores_the_header_still_gets_the_body() -> None:
         await peer.send(response(str(total).encode()))
 
     async with (
-        raw_server(ignore) as server,
+        serve(ignore) as server,
         httpx.AsyncClient(transport=AsyncPoolTransport()) as client,
     ):
         reply = await client.post(

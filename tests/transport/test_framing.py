@@ -7,7 +7,8 @@ import pytest
 
 from aerostack_async._pool import AsyncPoolTransport
 
-from .conftest import Peer, chunked, make_transport, raw_server, response, serve_forever
+from .._loopback import Peer, chunked, response, serve, serve_forever
+from ._kinds import make_transport
 
 pytestmark = pytest.mark.anyio
 
@@ -17,7 +18,7 @@ async def test_content_length_body_is_read_and_connection_reused(kind: str) -> N
         await serve_forever(peer, b'{"ok":true}')
 
     async with (
-        raw_server(handler) as server,
+        serve(handler) as server,
         httpx.AsyncClient(transport=make_transport(kind)) as client,
     ):
         first = await client.get(server.url + "/a")
@@ -33,7 +34,7 @@ async def test_chunked_body_is_reassembled_and_connection_reused(kind: str) -> N
             await peer.send(head + chunked(b"hello, ", b"chunked ", b"world"))
 
     async with (
-        raw_server(handler) as server,
+        serve(handler) as server,
         httpx.AsyncClient(transport=make_transport(kind)) as client,
     ):
         first = await client.get(server.url)
@@ -51,7 +52,7 @@ async def test_body_delimited_by_close_is_read_to_eof_and_connection_not_reused(
         await peer.send(b"the end")
 
     async with (
-        raw_server(handler) as server,
+        serve(handler) as server,
         httpx.AsyncClient(transport=make_transport(kind)) as client,
     ):
         first = await client.get(server.url)
@@ -69,7 +70,7 @@ async def test_head_response_has_no_body_despite_content_length(kind: str) -> No
                 await peer.send(response(b"after head"))
 
     async with (
-        raw_server(handler) as server,
+        serve(handler) as server,
         httpx.AsyncClient(transport=make_transport(kind)) as client,
     ):
         head = await client.head(server.url)
@@ -89,7 +90,7 @@ async def test_bodiless_status_has_no_body_and_keeps_connection(
             await peer.send(f"HTTP/1.1 {status} {reason}\r\n\r\n".encode())
 
     async with (
-        raw_server(handler) as server,
+        serve(handler) as server,
         httpx.AsyncClient(transport=make_transport(kind)) as client,
     ):
         first = await client.get(server.url)
@@ -103,10 +104,10 @@ async def test_server_connection_close_is_honoured(kind: str) -> None:
     async def handler(peer: Peer) -> None:
         await peer.read_request()
         await peer.send(response(b"bye", headers=[("Connection", "close")]))
-        await peer.wait_closed_by_client()
+        await peer.stall()
 
     async with (
-        raw_server(handler) as server,
+        serve(handler) as server,
         httpx.AsyncClient(transport=make_transport(kind)) as client,
     ):
         first = await client.get(server.url)
@@ -120,7 +121,7 @@ async def test_client_connection_close_is_honoured(kind: str) -> None:
         await serve_forever(peer)
 
     async with (
-        raw_server(handler) as server,
+        serve(handler) as server,
         httpx.AsyncClient(transport=make_transport(kind)) as client,
     ):
         await client.get(server.url, headers={"Connection": "close"})
@@ -135,7 +136,7 @@ async def test_http_1_0_response_closes_the_connection(kind: str) -> None:
         await peer.send(response(b"old", version="1.0"))
 
     async with (
-        raw_server(handler) as server,
+        serve(handler) as server,
         httpx.AsyncClient(transport=make_transport(kind)) as client,
     ):
         first = await client.get(server.url)
@@ -150,7 +151,7 @@ async def test_informational_response_is_skipped(kind: str) -> None:
         await peer.send(b"HTTP/1.1 103 Early Hints\r\nLink: </a.css>\r\n\r\n" + response(b"real"))
 
     async with (
-        raw_server(handler) as server,
+        serve(handler) as server,
         httpx.AsyncClient(transport=make_transport(kind)) as client,
     ):
         got = await client.get(server.url)
@@ -163,7 +164,7 @@ async def test_response_carries_http_version_reason_and_raw_header_case(kind: st
         await peer.send(response(b"x", status=201, reason="Made It", headers=[("X-Thing", "1")]))
 
     async with (
-        raw_server(handler) as server,
+        serve(handler) as server,
         httpx.AsyncClient(transport=make_transport(kind)) as client,
     ):
         got = await client.get(server.url)
@@ -178,7 +179,7 @@ async def test_truncated_content_length_body_raises_remote_protocol_error(kind: 
         await peer.send(b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nshort")
 
     async with (
-        raw_server(handler) as server,
+        serve(handler) as server,
         httpx.AsyncClient(transport=make_transport(kind)) as client,
     ):
         with pytest.raises(httpx.RemoteProtocolError):
@@ -191,7 +192,7 @@ async def test_malformed_status_line_raises_remote_protocol_error(kind: str) -> 
         await peer.send(b"NOT HTTP AT ALL\r\n\r\n")
 
     async with (
-        raw_server(handler) as server,
+        serve(handler) as server,
         httpx.AsyncClient(transport=make_transport(kind)) as client,
     ):
         with pytest.raises(httpx.RemoteProtocolError):
@@ -206,7 +207,7 @@ async def test_large_body_spanning_many_reads_is_intact() -> None:
         await peer.send(response(payload))
 
     async with (
-        raw_server(handler) as server,
+        serve(handler) as server,
         httpx.AsyncClient(transport=AsyncPoolTransport()) as client,
     ):
         got = await client.get(server.url)

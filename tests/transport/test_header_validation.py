@@ -7,7 +7,8 @@ import pytest
 
 from aerostack_async._pool import AsyncPoolTransport
 
-from .conftest import Peer, make_transport, raw_server, serve_forever
+from .._loopback import Peer, serve, serve_forever
+from ._kinds import make_transport
 
 pytestmark = pytest.mark.anyio
 
@@ -34,7 +35,7 @@ async def test_injection_attempt_raises_before_anything_is_sent(
     kind: str, headers: dict[str, str]
 ) -> None:
     async with (
-        raw_server(handler) as server,
+        serve(handler) as server,
         httpx.AsyncClient(transport=make_transport(kind)) as client,
     ):
         with pytest.raises(httpx.LocalProtocolError):
@@ -45,7 +46,7 @@ async def test_injection_attempt_raises_before_anything_is_sent(
 
 async def test_injection_attempt_is_refused_before_a_connection_is_taken() -> None:
     async with (
-        raw_server(handler) as server,
+        serve(handler) as server,
         httpx.AsyncClient(transport=AsyncPoolTransport()) as client,
     ):
         with pytest.raises(httpx.LocalProtocolError):
@@ -55,7 +56,7 @@ async def test_injection_attempt_is_refused_before_a_connection_is_taken() -> No
 
 async def test_injection_error_names_the_header_but_not_its_value() -> None:
     async with (
-        raw_server(handler) as server,
+        serve(handler) as server,
         httpx.AsyncClient(transport=AsyncPoolTransport()) as client,
     ):
         with pytest.raises(httpx.LocalProtocolError) as caught:
@@ -68,7 +69,7 @@ async def test_injection_error_names_the_header_but_not_its_value() -> None:
 async def test_injection_attempt_on_a_pooled_connection_leaves_it_reusable() -> None:
     transport = AsyncPoolTransport()
     async with (
-        raw_server(handler) as server,
+        serve(handler) as server,
         httpx.AsyncClient(transport=transport) as client,
     ):
         await client.get(server.url)
@@ -82,7 +83,7 @@ async def test_injection_attempt_on_a_pooled_connection_leaves_it_reusable() -> 
 
 async def test_invalid_method_raises_before_anything_is_sent(kind: str) -> None:
     async with (
-        raw_server(handler) as server,
+        serve(handler) as server,
         httpx.AsyncClient(transport=make_transport(kind)) as client,
     ):
         with pytest.raises(httpx.LocalProtocolError):

@@ -17,7 +17,8 @@ import pytest
 from aerostack_async._pool import AsyncPoolTransport
 from aerostack_async._pool._codec import PARSER_ENV
 
-from .conftest import Peer, chunked, make_transport, raw_server, response, serve_forever
+from .._loopback import Peer, chunked, response, serve, serve_forever
+from ._kinds import make_transport
 
 pytestmark = pytest.mark.anyio
 
@@ -33,7 +34,7 @@ async def test_bytes_after_a_complete_response_are_not_read_as_the_next_one() ->
         await serve_forever(peer, b"stale too")
 
     async with (
-        raw_server(handler) as server,
+        serve(handler) as server,
         httpx.AsyncClient(transport=AsyncPoolTransport()) as client,
     ):
         first = await client.get(server.url)
@@ -48,7 +49,7 @@ async def test_garbage_after_a_complete_response_keeps_the_response() -> None:
             await peer.send(response(b"fine") + b"\x00\x01 not http")
 
     async with (
-        raw_server(handler) as server,
+        serve(handler) as server,
         httpx.AsyncClient(transport=AsyncPoolTransport()) as client,
     ):
         assert (await client.get(server.url)).text == "fine"
@@ -74,7 +75,7 @@ async def test_a_broken_response_raises_remote_protocol_error(kind: str, reply: 
         await peer.send(reply)  # and close
 
     async with (
-        raw_server(handler) as server,
+        serve(handler) as server,
         httpx.AsyncClient(transport=make_transport(kind)) as client,
     ):
         with pytest.raises(httpx.RemoteProtocolError):
@@ -90,7 +91,7 @@ async def test_head_response_without_length_ends_with_its_head(kind: str) -> Non
                 await peer.send(response(b"body"))
 
     async with (
-        raw_server(handler) as server,
+        serve(handler) as server,
         httpx.AsyncClient(transport=make_transport(kind), timeout=5) as client,
     ):
         head = await client.head(server.url)
@@ -120,7 +121,7 @@ async def test_body_not_matching_its_content_length_is_refused(sent: bytes) -> N
         await serve_forever(peer)
 
     async with (
-        raw_server(handler) as server,
+        serve(handler) as server,
         httpx.AsyncClient(transport=AsyncPoolTransport()) as client,
     ):
         request = client.build_request(
@@ -151,7 +152,7 @@ async def test_ambiguous_framing_headers_are_refused_before_sending(
         await serve_forever(peer)
 
     async with (
-        raw_server(handler) as server,
+        serve(handler) as server,
         httpx.AsyncClient(transport=AsyncPoolTransport()) as client,
     ):
         request = httpx.Request("POST", server.url, headers=headers, content=b"x")
@@ -166,7 +167,7 @@ async def test_request_asking_to_close_closes(parser: str) -> None:
         await serve_forever(peer)
 
     async with (
-        raw_server(handler) as server,
+        serve(handler) as server,
         httpx.AsyncClient(transport=AsyncPoolTransport()) as client,
     ):
         await client.get(server.url, headers={"Connection": "keep-alive, close"})
@@ -183,7 +184,7 @@ async def test_fetch_reads_a_body_spanning_many_reads_and_pools_the_connection()
             await peer.send(head + chunked(payload[: 1 << 19], payload[1 << 19 :]))
 
     transport = AsyncPoolTransport()
-    async with raw_server(handler) as server:
+    async with serve(handler) as server:
         for _ in range(2):
             got = await transport.fetch(httpx.Request("GET", server.url))
             assert got.plain
@@ -201,7 +202,7 @@ async def test_fetch_decodes_content_encoding_as_httpx_does() -> None:
         await peer.send(response(squeezed, headers=[("Content-Encoding", "gzip")]))
 
     transport = AsyncPoolTransport()
-    async with raw_server(handler) as server:
+    async with serve(handler) as server:
         got = await transport.fetch(httpx.Request("GET", server.url))
         await transport.aclose()
     assert not got.plain
@@ -214,7 +215,7 @@ async def test_fetch_maps_a_body_cut_short_to_remote_protocol_error() -> None:
         await peer.send(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\npartial")
 
     transport = AsyncPoolTransport()
-    async with raw_server(handler) as server:
+    async with serve(handler) as server:
         with pytest.raises(httpx.RemoteProtocolError):
             await transport.fetch(httpx.Request("GET", server.url))
         assert transport.slots.total == 0
@@ -240,7 +241,7 @@ async def test_trailers_do_not_change_the_response_headers(kind: str) -> None:
             await peer.send(head + b"2\r\nhi\r\n" + trailers)
 
     async with (
-        raw_server(handler) as server,
+        serve(handler) as server,
         httpx.AsyncClient(transport=make_transport(kind)) as client,
     ):
         got = await client.get(server.url)
@@ -257,7 +258,7 @@ async def test_fetch_ignores_trailers_too() -> None:
         await peer.send(head + b"2\r\nhi\r\n0\r\nContent-Encoding: gzip\r\n\r\n")
 
     transport = AsyncPoolTransport()
-    async with raw_server(handler) as server:
+    async with serve(handler) as server:
         got = await transport.fetch(httpx.Request("GET", server.url))
         await transport.aclose()
     assert (got.plain, got.body) == (True, b"hi")

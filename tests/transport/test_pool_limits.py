@@ -11,7 +11,8 @@ import pytest
 
 from aerostack_async._pool import AsyncPoolTransport
 
-from .conftest import Peer, make_transport, raw_server, response, serve_forever
+from .._loopback import Peer, response, serve, serve_forever
+from ._kinds import make_transport
 
 pytestmark = pytest.mark.anyio
 
@@ -36,7 +37,7 @@ async def test_request_beyond_the_cap_raises_pool_timeout(kind: str) -> None:
     limits = httpx.Limits(max_connections=1)
     timeout = httpx.Timeout(5, pool=0.1)
     async with (
-        raw_server(held_open(release)) as server,  # type: ignore[arg-type]
+        serve(held_open(release)) as server,  # type: ignore[arg-type]
         httpx.AsyncClient(transport=make_transport(kind, limits=limits), timeout=timeout) as client,
     ):
         async with client.stream("GET", server.url + "/hold") as held:
@@ -52,7 +53,7 @@ async def test_pool_timeout_leaves_no_waiter_behind() -> None:
     release = anyio.Event()
     transport = AsyncPoolTransport(limits=httpx.Limits(max_connections=1))
     async with (
-        raw_server(held_open(release)) as server,  # type: ignore[arg-type]
+        serve(held_open(release)) as server,  # type: ignore[arg-type]
         httpx.AsyncClient(transport=transport, timeout=httpx.Timeout(5, pool=0.05)) as client,
     ):
         async with client.stream("GET", server.url + "/hold") as held:
@@ -74,7 +75,7 @@ async def test_waiters_are_served_first_come_first_served() -> None:
         order.append((await client.get(server.url + path)).text)
 
     async with (
-        raw_server(held_open(release)) as server,  # type: ignore[arg-type]
+        serve(held_open(release)) as server,  # type: ignore[arg-type]
         httpx.AsyncClient(transport=transport) as client,
         anyio.create_task_group() as tg,
         client.stream("GET", server.url + "/hold") as held,
@@ -94,8 +95,8 @@ async def test_waiter_for_another_origin_gets_the_freed_slot() -> None:
     release = anyio.Event()
     transport = AsyncPoolTransport(limits=httpx.Limits(max_connections=1))
     async with (
-        raw_server(held_open(release)) as first,  # type: ignore[arg-type]
-        raw_server(serve_forever) as second,
+        serve(held_open(release)) as first,  # type: ignore[arg-type]
+        serve(serve_forever) as second,
         httpx.AsyncClient(transport=transport) as client,
     ):
         await client.get(first.url + "/warm")  # leaves an idle connection to the first server
@@ -108,7 +109,7 @@ async def test_cancelled_waiter_leaves_the_queue_and_the_slot_goes_on() -> None:
     release = anyio.Event()
     transport = AsyncPoolTransport(limits=httpx.Limits(max_connections=1))
     async with (
-        raw_server(held_open(release)) as server,  # type: ignore[arg-type]
+        serve(held_open(release)) as server,  # type: ignore[arg-type]
         httpx.AsyncClient(transport=transport) as client,
     ):
         async with client.stream("GET", server.url + "/hold") as held:
@@ -170,7 +171,7 @@ async def test_a_thousand_random_cancellations_leak_no_slot() -> None:
             completed += 1
 
     async with (
-        raw_server(handler) as server,
+        serve(handler) as server,
         httpx.AsyncClient(transport=transport) as client,
     ):
         limiter = anyio.CapacityLimiter(12)
@@ -210,7 +211,7 @@ async def test_closing_the_transport_wakes_waiters_with_an_error() -> None:
         except RuntimeError as exc:
             outcome.append(exc)
 
-    async with raw_server(held_open(release)) as server:  # type: ignore[arg-type]
+    async with serve(held_open(release)) as server:  # type: ignore[arg-type]
         held = await transport.handle_async_request(httpx.Request("GET", server.url + "/hold"))
         async with anyio.create_task_group() as tg:
             tg.start_soon(wait_for_slot, server.url)
@@ -228,7 +229,7 @@ async def test_no_connection_limit_opens_as_many_as_needed() -> None:
     transport = AsyncPoolTransport(limits=httpx.Limits(max_connections=None))
     release = anyio.Event()
     async with (
-        raw_server(held_open(release)) as server,  # type: ignore[arg-type]
+        serve(held_open(release)) as server,  # type: ignore[arg-type]
         httpx.AsyncClient(transport=transport) as client,
     ):
         held = [

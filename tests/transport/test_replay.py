@@ -12,7 +12,8 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from .conftest import Peer, make_transport, raw_server, response, serve_forever
+from .._loopback import Peer, response, serve, serve_forever
+from ._kinds import make_transport
 
 pytestmark = pytest.mark.anyio
 
@@ -44,7 +45,7 @@ async def test_a_request_the_server_read_is_not_sent_again(
     kind: str, method: str, handler: object
 ) -> None:
     async with (
-        raw_server(handler) as server,  # type: ignore[arg-type]
+        serve(handler) as server,  # type: ignore[arg-type]
         httpx.AsyncClient(transport=make_transport(kind), timeout=10) as client,
     ):
         first = await client.request(method, server.url, content=b"{}")
@@ -58,7 +59,7 @@ async def test_a_request_the_server_read_is_not_sent_again(
 @pytest.mark.parametrize("method", ["GET", "OPTIONS"])
 async def test_a_safe_request_is_sent_again_on_a_new_connection(method: str) -> None:
     async with (
-        raw_server(reads_then_closes) as server,
+        serve(reads_then_closes) as server,
         httpx.AsyncClient(transport=make_transport("ours"), timeout=10) as client,
     ):
         await client.request(method, server.url)

@@ -14,7 +14,8 @@ import pytest
 
 from aerostack_async._pool import AsyncPoolTransport
 
-from .conftest import Peer, make_transport, raw_server, response
+from .._loopback import Peer, response, serve
+from ._kinds import make_transport
 
 pytestmark = pytest.mark.anyio
 
@@ -27,7 +28,7 @@ async def echo_length(peer: Peer) -> None:
 
 async def test_sized_body_is_sent_with_content_length(kind: str) -> None:
     async with (
-        raw_server(echo_length) as server,
+        serve(echo_length) as server,
         httpx.AsyncClient(transport=make_transport(kind)) as client,
     ):
         got = await client.post(server.url, content=b"x" * 1000)
@@ -45,7 +46,7 @@ async def test_large_sized_body_arrives_intact() -> None:
         await peer.send(response(b"same" if request.body == payload else b"different"))
 
     async with (
-        raw_server(handler) as server,
+        serve(handler) as server,
         httpx.AsyncClient(transport=AsyncPoolTransport()) as client,
     ):
         got = await client.put(server.url, content=payload)
@@ -63,7 +64,7 @@ async def test_streamed_body_of_unknown_length_is_sent_chunked(kind: str) -> Non
         await peer.send(response(request.body))
 
     async with (
-        raw_server(handler) as server,
+        serve(handler) as server,
         httpx.AsyncClient(transport=make_transport(kind)) as client,
     ):
         got = await client.post(server.url, content=parts())
@@ -77,7 +78,7 @@ async def test_streamed_body_with_declared_length_is_sent_sized(kind: str) -> No
         yield b"def"
 
     async with (
-        raw_server(echo_length) as server,
+        serve(echo_length) as server,
         httpx.AsyncClient(transport=make_transport(kind)) as client,
     ):
         got = await client.post(server.url, content=parts(), headers={"Content-Length": "6"})
@@ -90,7 +91,7 @@ async def test_streamed_body_shorter_than_declared_length_raises_local_protocol_
         yield b"abc"
 
     async with (
-        raw_server(echo_length) as server,
+        serve(echo_length) as server,
         httpx.AsyncClient(transport=AsyncPoolTransport()) as client,
     ):
         with pytest.raises(httpx.LocalProtocolError):
@@ -108,7 +109,7 @@ async def test_error_raised_by_body_iterator_propagates_and_releases_the_slot(
 
     transport = AsyncPoolTransport()
     async with (
-        raw_server(echo_length) as server,
+        serve(echo_length) as server,
         httpx.AsyncClient(transport=transport) as client,
     ):
         with pytest.raises(error, match="source failed"):
@@ -184,11 +185,11 @@ async def test_early_response_to_an_upload_is_returned() -> None:
                 headers=[("Connection", "close")],
             )
         )
-        await peer.wait_closed_by_client()
+        await peer.stall()
 
     transport = AsyncPoolTransport()
     async with (
-        raw_server(refuse) as server,
+        serve(refuse) as server,
         httpx.AsyncClient(transport=transport) as client,
     ):
         got = await client.post(server.url, content=parts())

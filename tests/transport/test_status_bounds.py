@@ -15,7 +15,7 @@ import pytest
 from aerostack_async._pool import AsyncPoolTransport
 from aerostack_async._pool._codec import MAX_HEAD_SIZE
 
-from .conftest import Peer, raw_server, response
+from .._loopback import Peer, response, serve
 
 pytestmark = pytest.mark.anyio
 
@@ -25,10 +25,10 @@ async def test_a_status_outside_100_to_599_is_refused(status: str) -> None:
     async def handler(peer: Peer) -> None:
         await peer.read_request()
         await peer.send(f"HTTP/1.1 {status} Odd\r\nContent-Length: 2\r\n\r\nok".encode())
-        await peer.wait_closed_by_client()
+        await peer.stall()
 
     async with (
-        raw_server(handler) as server,
+        serve(handler) as server,
         httpx.AsyncClient(transport=AsyncPoolTransport(), timeout=10) as client,
     ):
         with anyio.fail_after(10), pytest.raises(httpx.RemoteProtocolError):
@@ -45,7 +45,7 @@ async def test_statuses_at_the_edges_of_the_range_are_read(status: int) -> None:
             await peer.send(response(b"ok", status=status, reason="X"))
 
     async with (
-        raw_server(handler) as server,
+        serve(handler) as server,
         httpx.AsyncClient(transport=AsyncPoolTransport(), timeout=10) as client,
     ):
         got = await client.get(server.url)
@@ -63,7 +63,7 @@ async def test_endless_informational_responses_are_refused() -> None:
         await peer.send(response(b"too late"))
 
     async with (
-        raw_server(handler) as server,
+        serve(handler) as server,
         httpx.AsyncClient(transport=AsyncPoolTransport(), timeout=10) as client,
     ):
         with anyio.fail_after(20), pytest.raises(httpx.RemoteProtocolError, match="larger"):
@@ -79,7 +79,7 @@ async def test_a_few_informational_responses_then_the_answer_are_read() -> None:
             await peer.send(response(b"answer"))
 
     async with (
-        raw_server(handler) as server,
+        serve(handler) as server,
         httpx.AsyncClient(transport=AsyncPoolTransport(), timeout=10) as client,
     ):
         first = await client.get(server.url)

@@ -10,7 +10,8 @@ import pytest
 
 from aerostack_async._pool import AsyncPoolTransport
 
-from .conftest import Peer, ignore_httpx_asyncgen_warning, make_transport, raw_server, response
+from .._loopback import Peer, response, serve
+from ._kinds import ignore_httpx_asyncgen_warning, make_transport
 
 pytestmark = [pytest.mark.anyio, ignore_httpx_asyncgen_warning]
 
@@ -42,7 +43,7 @@ async def test_each_chunk_is_delivered_as_it_arrives(kind: str) -> None:
     # The server sends the second event only after the client saw the first.
     wanted = anyio.Event()
     async with (
-        raw_server(event_stream(2, wanted)) as server,  # type: ignore[arg-type]
+        serve(event_stream(2, wanted)) as server,  # type: ignore[arg-type]
         httpx.AsyncClient(transport=make_transport(kind)) as client,
         client.stream("GET", server.url + "/events") as got,
     ):
@@ -56,7 +57,7 @@ async def test_each_chunk_is_delivered_as_it_arrives(kind: str) -> None:
 async def test_stream_read_to_the_end_returns_its_connection_to_the_pool() -> None:
     transport = AsyncPoolTransport()
     async with (
-        raw_server(event_stream(50)) as server,  # type: ignore[arg-type]
+        serve(event_stream(50)) as server,  # type: ignore[arg-type]
         httpx.AsyncClient(transport=transport) as client,
     ):
         async with client.stream("GET", server.url + "/events") as got:
@@ -70,7 +71,7 @@ async def test_stream_read_to_the_end_returns_its_connection_to_the_pool() -> No
 async def test_stream_left_early_closes_its_connection(kind: str) -> None:
     wanted = anyio.Event()
     async with (
-        raw_server(event_stream(1000, wanted)) as server,  # type: ignore[arg-type]
+        serve(event_stream(1000, wanted)) as server,  # type: ignore[arg-type]
         httpx.AsyncClient(transport=make_transport(kind)) as client,
     ):
         async with (
@@ -90,7 +91,7 @@ async def test_stream_cancelled_mid_body_closes_its_connection() -> None:
     transport = AsyncPoolTransport()
     wanted = anyio.Event()  # never set: the body stalls after one event
     async with (
-        raw_server(event_stream(2, wanted)) as server,  # type: ignore[arg-type]
+        serve(event_stream(2, wanted)) as server,  # type: ignore[arg-type]
         httpx.AsyncClient(transport=transport) as client,
     ):
         with anyio.move_on_after(0.2) as scope:
@@ -109,7 +110,7 @@ async def test_stream_cancelled_mid_body_closes_its_connection() -> None:
 async def test_stream_error_in_consumer_closes_its_connection() -> None:
     transport = AsyncPoolTransport()
     async with (
-        raw_server(event_stream(1000)) as server,  # type: ignore[arg-type]
+        serve(event_stream(1000)) as server,  # type: ignore[arg-type]
         httpx.AsyncClient(transport=transport) as client,
     ):
 
@@ -129,7 +130,7 @@ async def test_stream_error_in_consumer_closes_its_connection() -> None:
 async def test_unread_complete_small_response_keeps_its_connection() -> None:
     transport = AsyncPoolTransport()
     async with (
-        raw_server(event_stream(0)) as server,  # type: ignore[arg-type]
+        serve(event_stream(0)) as server,  # type: ignore[arg-type]
         httpx.AsyncClient(transport=transport) as client,
     ):
         async with client.stream("GET", server.url + "/plain"):
@@ -148,7 +149,7 @@ async def test_close_delimited_download_streams_to_eof() -> None:
             await peer.send(payload[start : start + 100_000])
 
     async with (
-        raw_server(handler) as server,
+        serve(handler) as server,
         httpx.AsyncClient(transport=AsyncPoolTransport()) as client,
         client.stream("GET", server.url) as got,
     ):

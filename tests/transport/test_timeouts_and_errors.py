@@ -8,14 +8,8 @@ import pytest
 
 from aerostack_async._pool import AsyncPoolTransport
 
-from .conftest import (
-    Peer,
-    ignore_httpx_asyncgen_warning,
-    make_transport,
-    raw_server,
-    response,
-    stalling_server,
-)
+from .._loopback import Peer, response, serve, stalling_server
+from ._kinds import ignore_httpx_asyncgen_warning, make_transport
 
 pytestmark = pytest.mark.anyio
 
@@ -26,7 +20,7 @@ async def test_server_silent_after_request_raises_read_timeout(kind: str) -> Non
         await anyio.sleep_forever()
 
     async with (
-        raw_server(handler) as server,
+        serve(handler) as server,
         httpx.AsyncClient(transport=make_transport(kind)) as client,
     ):
         with pytest.raises(httpx.ReadTimeout):
@@ -40,7 +34,7 @@ async def test_body_stalling_mid_way_raises_read_timeout(kind: str) -> None:
         await anyio.sleep_forever()
 
     async with (
-        raw_server(handler) as server,
+        serve(handler) as server,
         httpx.AsyncClient(transport=make_transport(kind)) as client,
     ):
         with pytest.raises(httpx.ReadTimeout):
@@ -54,7 +48,7 @@ async def test_timeouts_come_from_each_request() -> None:
             await peer.send(response(b"slow"))
 
     async with (
-        raw_server(handler) as server,
+        serve(handler) as server,
         httpx.AsyncClient(transport=AsyncPoolTransport(), timeout=0.05) as client,
     ):
         with pytest.raises(httpx.ReadTimeout):
@@ -86,7 +80,7 @@ async def test_streamed_body_write_timeout_ignores_time_spent_by_the_producer() 
         await peer.send(response(request.body))
 
     async with (
-        raw_server(handler) as server,
+        serve(handler) as server,
         httpx.AsyncClient(transport=AsyncPoolTransport()) as client,
     ):
         got = await client.post(
@@ -125,7 +119,7 @@ async def test_errors_carry_the_request(kind: str) -> None:
         await anyio.sleep_forever()
 
     async with (
-        raw_server(handler) as server,
+        serve(handler) as server,
         httpx.AsyncClient(transport=make_transport(kind)) as client,
     ):
         with pytest.raises(httpx.ReadTimeout) as caught:
@@ -144,7 +138,7 @@ async def _drip(peer: Peer) -> None:
 
 async def test_the_read_timeout_bounds_each_read_not_the_whole_body(kind: str) -> None:
     async with (
-        raw_server(_drip) as server,
+        serve(_drip) as server,
         httpx.AsyncClient(transport=make_transport(kind)) as client,
     ):
         got = await client.get(server.url, timeout=httpx.Timeout(5, read=0.6))
@@ -153,7 +147,7 @@ async def test_the_read_timeout_bounds_each_read_not_the_whole_body(kind: str) -
 
 async def test_fetch_times_each_read_too() -> None:
     transport = AsyncPoolTransport()
-    async with raw_server(_drip) as server:
+    async with serve(_drip) as server:
         request = httpx.Request(
             "GET", server.url, extensions={"timeout": {"read": 0.6, "connect": 5}}
         )

@@ -8,7 +8,8 @@ import pytest
 
 from aerostack_async._pool import AsyncPoolTransport
 
-from .conftest import Certificate, Peer, make_transport, raw_server, serve_forever
+from .._loopback import Certificate, Peer, serve, serve_forever
+from ._kinds import make_transport
 
 pytestmark = pytest.mark.anyio
 
@@ -22,7 +23,7 @@ async def test_https_request_verifies_the_certificate_and_reuses_the_connection(
 ) -> None:
     transport = make_transport(kind, verify=certificate.client_context())
     async with (
-        raw_server(handler, ssl_context=certificate.server_context()) as server,
+        serve(handler, ssl_context=certificate.server_context()) as server,
         httpx.AsyncClient(transport=transport) as client,
     ):
         first = await client.get(server.url)
@@ -35,7 +36,7 @@ async def test_untrusted_certificate_raises_connect_error(
     kind: str, certificate: Certificate
 ) -> None:
     async with (
-        raw_server(handler, ssl_context=certificate.server_context()) as server,
+        serve(handler, ssl_context=certificate.server_context()) as server,
         httpx.AsyncClient(transport=make_transport(kind)) as client,
     ):
         with pytest.raises(httpx.ConnectError):
@@ -49,7 +50,7 @@ async def test_verify_false_accepts_the_untrusted_certificate(
     kind: str, certificate: Certificate
 ) -> None:
     async with (
-        raw_server(handler, ssl_context=certificate.server_context()) as server,
+        serve(handler, ssl_context=certificate.server_context()) as server,
         httpx.AsyncClient(transport=make_transport(kind, verify=False)) as client,
     ):
         assert (await client.get(server.url)).text == "secure"
@@ -60,7 +61,7 @@ async def test_certificate_for_another_name_raises_connect_error(
 ) -> None:
     transport = make_transport(kind, verify=other_certificate.client_context())
     async with (
-        raw_server(handler, ssl_context=other_certificate.server_context()) as server,
+        serve(handler, ssl_context=other_certificate.server_context()) as server,
         httpx.AsyncClient(transport=transport) as client,
     ):
         with pytest.raises(httpx.ConnectError):
@@ -70,7 +71,7 @@ async def test_certificate_for_another_name_raises_connect_error(
 async def test_certificate_is_matched_by_dns_name(certificate: Certificate) -> None:
     transport = AsyncPoolTransport(verify=certificate.client_context())
     async with (
-        raw_server(handler, ssl_context=certificate.server_context()) as server,
+        serve(handler, ssl_context=certificate.server_context()) as server,
         httpx.AsyncClient(transport=transport) as client,
     ):
         assert (await client.get(f"https://localhost:{server.port}")).text == "secure"
@@ -92,7 +93,7 @@ async def test_tls_connection_dropped_while_idle_is_replaced_via_retry(
 
     transport = AsyncPoolTransport(verify=certificate.client_context())
     async with (
-        raw_server(drop_first, ssl_context=certificate.server_context()) as server,
+        serve(drop_first, ssl_context=certificate.server_context()) as server,
         httpx.AsyncClient(transport=transport) as client,
     ):
         assert (await client.get(server.url)).text == "first"
