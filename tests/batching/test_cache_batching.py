@@ -252,6 +252,7 @@ async def test_default_fan_out_follows_the_clients_own_pool_size(emulator: Emula
     async with AsyncAerostack(
         api_key=emulator.api_key, base_url=emulator.base_url, limits=small
     ) as client:
+        # client_concurrency (private) is under test; its input is the transport's limits.
         assert client_concurrency(None, client._transport.limits) == 4
         assert client_concurrency(50, client._transport.limits) == 4
         narrow = client.with_options(retry=None)

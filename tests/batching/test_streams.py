@@ -45,7 +45,8 @@ async def drain(stream: Any, seen: list[Any]) -> None:
 
 def pool_in_use(client: AsyncAerostack) -> int:
     """Connections lent out to a request right now: our pool's, or httpcore's (the suite's
-    second pass runs on httpx's own transport)."""
+    second pass runs on httpx's own transport). A connection still lent out has no public
+    view: the pool's own count is what this checks."""
     transport: Any = client._transport.http_client._transport  # type: ignore[attr-defined]
     if hasattr(transport, "slots"):
         return transport.slots.in_use  # type: ignore[no-any-return]

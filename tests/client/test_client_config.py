@@ -100,13 +100,18 @@ async def test_a_sync_callable_key_works(emulator: Emulator, make_client: Client
     assert not (await client.cache.get("callable-missing")).exists
 
 
-async def test_with_options_shares_the_pool_and_changes_only_what_is_given(
-    client: AsyncAerostack,
-) -> None:
-    copy = client.with_options(retry=None, timeout=Timeout(read=1))
-    assert copy._transport.http_client is client._transport.http_client
-    assert copy.base_url == client.base_url
-    assert not (await copy.cache.get("copy-missing")).exists
+async def test_with_options_shares_the_pool_and_changes_only_what_is_given() -> None:
+    async with (
+        scripted_server(Reply(body=b'{"exists": false}')) as server,
+        AsyncAerostack(api_key="sk_x", base_url=server.base_url) as client,
+    ):
+        copy = client.with_options(retry=None, timeout=Timeout(read=1))
+        assert copy.base_url == client.base_url
+        assert not (await client.cache.get("a")).exists
+        assert not (await copy.cache.get("b")).exists
+    # The copy's call went out on the connection the original's call left in the pool.
+    assert server.server.connections == 1
+    assert [r.path for r in server.received] == ["/v1/cache/get"] * 2
 
 
 async def test_closing_the_copy_leaves_the_pool_open(client: AsyncAerostack) -> None:
@@ -286,12 +291,18 @@ async def test_an_explicit_http_client_beats_aerostack_http_transport(
     from aerostack_async._http import TRANSPORT_ENV
 
     monkeypatch.setenv(TRANSPORT_ENV, "pool")
-    transport = httpx.AsyncHTTPTransport()
+    sent: list[httpx.Request] = []
+
+    async def record(request: httpx.Request) -> None:
+        sent.append(request)
+
     async with (
-        httpx.AsyncClient(transport=transport) as http,
-        AsyncAerostack(api_key="sk_test", http_client=http) as client,
+        scripted_server(Reply(body=b'{"exists": false}')) as server,
+        httpx.AsyncClient(event_hooks={"request": [record]}) as http,
+        AsyncAerostack(api_key="sk_test", base_url=server.base_url, http_client=http) as client,
     ):
-        assert client._transport.http_client._transport is transport
+        assert not (await client.cache.get("a")).exists
+    assert [str(request.url) for request in sent] == [f"{server.base_url}/cache/get"]
 
 
 _LOG_PROBE = """
@@ -346,6 +357,7 @@ async def test_limits_reach_the_pool_whichever_type_gives_them(
         base_url=emulator.base_url,
         limits=limits,  # type: ignore[arg-type]
     ) as client:
+        # How the given limits were read and reach the pool has no public view: under test here.
         assert client._transport.limits == Limits(3, 2, 1.5)
         pool = client._transport.http_client._transport
         if isinstance(pool, AsyncPoolTransport):  # the default; httpx's own on the second pass
@@ -362,6 +374,7 @@ async def test_httpx_limits_without_bounds_mean_no_bounds(emulator: Emulator) ->
     async with AsyncAerostack(
         api_key=emulator.api_key, base_url=emulator.base_url, limits=httpx.Limits()
     ) as client:
+        # The limits as read (no public view) are what is under test.
         assert client._transport.limits == Limits(None, None, 5.0)
         assert not (await client.cache.get("unbounded")).exists
 

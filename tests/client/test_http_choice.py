@@ -18,6 +18,7 @@ pytestmark = pytest.mark.anyio
 
 
 def _transport_of(client: AsyncAerostack) -> object:
+    # Which adapter a built client sends through has no public view: that choice is under test.
     return client._transport.http_client._transport
 
 
@@ -47,11 +48,18 @@ async def test_proxy_from_environment_keeps_httpx_transport(
 
 
 async def test_callers_http_client_is_used_as_given() -> None:
+    sent: list[httpx.Request] = []
+
+    async def record(request: httpx.Request) -> None:
+        sent.append(request)
+
     async with (
-        httpx.AsyncClient() as http,
-        AsyncAerostack(api_key="sk_x", environment="local", http_client=http) as client,
+        scripted_server(Reply(body=b'{"exists": false}')) as server,
+        httpx.AsyncClient(event_hooks={"request": [record]}) as http,
+        AsyncAerostack(api_key="sk_x", base_url=server.base_url, http_client=http) as client,
     ):
-        assert client._transport.http_client is http
+        assert not (await client.cache.get("a")).exists
+    assert [str(request.url) for request in sent] == [f"{server.base_url}/cache/get"]
 
 
 def test_unknown_transport_name_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -55,7 +55,7 @@ async def test_the_key_is_not_in_reprs(emulator: Emulator, client: AsyncAerostac
         str(client),
         repr(copy),
         repr(client.cache),
-        repr(client._transport),
+        repr(client._transport),  # private, but reachable from a debugger or a traceback
     ):
         assert emulator.api_key not in text
     assert "sk_***" in repr(client)

@@ -46,8 +46,18 @@ def run_in_helper_thread(func: Callable[..., Any], *args: Any, **kwargs: Any) ->
     return value
 
 
+def loop_threads() -> set[threading.Thread]:
+    """The sync clients' loop threads alive now (named ``aerostack-<backend>-loop``)."""
+    return {
+        thread
+        for thread in threading.enumerate()
+        if thread.name.startswith("aerostack-") and thread.name.endswith("-loop")
+    }
+
+
 def start_in_helper_thread(client: SyncClient) -> None:
     """Start the client's loop thread (and create its async client) before tests use it."""
+    # No public call starts the loop without sending a request: the loop thread's own.
     run_in_helper_thread(client._sync_loop.root)
 
 

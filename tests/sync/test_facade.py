@@ -14,6 +14,8 @@ from aerostack_async import errors
 from aerostack_async._sync import Aerostack, SyncClientClosedError, SyncInEventLoopError
 from aerostack_async.testing import Emulator
 
+from ._adapter import loop_threads
+
 
 @pytest.fixture(scope="module", params=["asyncio", "trio"])
 def client(request: pytest.FixtureRequest, emulator: Emulator) -> Iterator[Aerostack]:
@@ -209,11 +211,12 @@ def test_calling_it_inside_anyio_run_raises_the_helpful_error(
 
 
 def test_loop_thread_starts_on_first_use(emulator: Emulator) -> None:
+    before = loop_threads()
     fresh = Aerostack(api_key=emulator.api_key, base_url=emulator.base_url)
     try:
-        assert not fresh._sync_loop.started
+        assert loop_threads() == before
         fresh.cache.get("x")
-        assert fresh._sync_loop.started
+        assert len(loop_threads() - before) == 1
     finally:
         fresh.close()
 

@@ -42,7 +42,8 @@ def test_calls_run_on_the_portal_s_loop_without_its_task_spawn(
 ) -> None:
     client = SyncClient(Sleeper, backend=backend)
     try:
-        root = client._sync_loop.root()  # starts the loop (through the portal)
+        # The hop itself is under test: root() is the Sleeper, and starts the loop.
+        root = client._sync_loop.root()
 
         def refuse(*args: object, **kwargs: object) -> None:
             raise AssertionError("a call went through BlockingPortal.start_task_soon")
@@ -60,7 +61,7 @@ def test_ctrl_c_while_waiting_cancels_the_call_on_the_loop(backend: str) -> None
         pytest.skip("SIGINT is delivered to the main thread")
     client = SyncClient(Sleeper, backend=backend)
     try:
-        root = client._sync_loop.root()
+        root = client._sync_loop.root()  # the Sleeper, to see the call start on the loop
         main = threading.main_thread().ident
         assert main is not None
 

@@ -25,6 +25,8 @@ from aerostack_async._sync import Aerostack, SyncClientClosedError, SyncProxy
 from aerostack_async.compat import SDK
 from aerostack_async.testing import Emulator
 
+from ._adapter import loop_threads
+
 FAKE_KEY = "sk_test_" + "a" * 32
 
 
@@ -53,9 +55,10 @@ def client(request: pytest.FixtureRequest, emulator: Emulator) -> Iterator[Aeros
 @pytest.fixture
 def fresh() -> Iterator[Aerostack]:
     """A client nobody has used: its loop thread has not started."""
+    before = loop_threads()
     unused = Aerostack(api_key=FAKE_KEY, base_url="http://127.0.0.1:9/v1")
     yield unused
-    assert not unused._sync_loop.started, "introspection started the loop thread"
+    assert loop_threads() == before, "introspection started the loop thread"
     unused.close()
 
 

@@ -1,4 +1,8 @@
-"""The generic portal mechanism, against a toy async class (no server needed)."""
+"""The generic portal mechanism, against a toy async class (no server needed).
+
+The loop thread (``_sync_loop``: its ``started`` flag, and ``root()``, the toy async object
+whose state the tests inspect) is the private piece under test here.
+"""
 
 from __future__ import annotations
 
