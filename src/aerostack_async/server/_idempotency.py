@@ -62,7 +62,7 @@ def hash_body(body: bytes) -> str:
 
 
 class _Hold:
-    """The async context manager :meth:`IdempotencyStore.hold` returns."""
+    """The async context manager `IdempotencyStore.hold()` returns."""
 
     __slots__ = ("_scope", "_store")
 
