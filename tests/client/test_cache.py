@@ -7,6 +7,9 @@ import pytest
 from aerostack_async import AsyncAerostack
 from aerostack_async.errors import InvalidArgumentTypeError, InvalidRequestError
 
+from ._servers import scripted_server
+from .conftest import ClientFactory
+
 pytestmark = pytest.mark.anyio
 
 
@@ -94,9 +97,12 @@ async def test_flush_deletes_only_the_prefix(client: AsyncAerostack, unique: str
     assert (await client.cache.keys(f"{unique}:")).keys == [f"{unique}:b:1"]
 
 
-async def test_a_key_over_512_bytes_is_refused_before_sending(client: AsyncAerostack) -> None:
-    with pytest.raises(InvalidRequestError, match="512 bytes"):
-        await client.cache.get("é" * 257)
+async def test_a_key_over_512_bytes_is_refused_before_sending(make_client: ClientFactory) -> None:
+    async with scripted_server() as server:
+        client = make_client(base_url=server.base_url, retry=None)
+        with pytest.raises(InvalidRequestError, match="512 bytes"):
+            await client.cache.get("é" * 257)
+    assert server.received == []
 
 
 async def test_an_empty_key_is_refused(client: AsyncAerostack) -> None:

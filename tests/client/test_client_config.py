@@ -20,6 +20,7 @@ from aerostack_async.errors import (
 )
 from aerostack_async.testing import DEFAULT_API_KEY, Emulator
 
+from .._loopback import Peer, response, serve
 from ._servers import Reply, scripted_server
 from .conftest import ClientFactory
 
@@ -347,27 +348,46 @@ def test_aerostack_log_gives_way_to_the_applications_logging_config(
     ],
     ids=["httpx", "ours"],
 )
-async def test_limits_reach_the_pool_whichever_type_gives_them(
-    emulator: Emulator, limits: object
-) -> None:
-    from aerostack_async._pool import AsyncPoolTransport
+async def test_limits_reach_the_pool_whichever_type_gives_them(limits: object) -> None:
+    # The server holds the requests it reads until three are in, a moment more, so that a
+    # fourth connection, were one allowed, would be seen at once.
+    in_flight = peak = 0
+    three_in = anyio.Event()
 
-    async with AsyncAerostack(
-        api_key=emulator.api_key,
-        base_url=emulator.base_url,
-        limits=limits,  # type: ignore[arg-type]
-    ) as client:
-        # How the given limits were read and reach the pool has no public view: under test here.
+    async def hold_until_three(peer: Peer) -> None:
+        nonlocal in_flight, peak
+        while await peer.read_request() is not None:
+            in_flight += 1
+            peak = max(peak, in_flight)
+            if in_flight == 3 and not three_in.is_set():
+                await anyio.sleep(0.1)
+                three_in.set()
+            await three_in.wait()
+            in_flight -= 1
+            await peer.send(response(b'{"exists": false}', content_type="application/json"))
+
+    async with (
+        serve(hold_until_three) as server,
+        AsyncAerostack(
+            api_key="sk_x",
+            base_url=server.base_url,
+            limits=limits,  # type: ignore[arg-type]
+            retry=None,
+        ) as client,
+    ):
+        # max_keepalive_connections and keepalive_expiry have no public view: read them here.
         assert client._transport.limits == Limits(3, 2, 1.5)
-        pool = client._transport.http_client._transport
-        if isinstance(pool, AsyncPoolTransport):  # the default; httpx's own on the second pass
-            assert (pool.slots._max, pool.slots._max_idle, pool.slots._expiry) == (3, 2, 1.5)
-        # Three calls at once fill the three connections and no more.
-        async with anyio.create_task_group() as tg:
-            for n in range(6):
-                tg.start_soon(client.cache.get, f"limits-{n}")
-        if isinstance(pool, AsyncPoolTransport):
-            assert pool.slots._total <= 3
+        results: list[bool] = []
+
+        async def get(n: int) -> None:
+            results.append((await client.cache.get(f"limits-{n}")).exists)
+
+        with anyio.fail_after(20):
+            async with anyio.create_task_group() as tg:
+                for n in range(6):
+                    tg.start_soon(get, n)
+    assert results == [False] * 6
+    assert peak == 3  # three calls at once filled the three connections, and no more
 
 
 async def test_httpx_limits_without_bounds_mean_no_bounds(emulator: Emulator) -> None:

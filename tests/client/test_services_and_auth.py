@@ -7,6 +7,9 @@ import pytest
 from aerostack_async import AsyncAerostack
 from aerostack_async.errors import AuthenticationError, ConflictError, InvalidRequestError
 
+from ._servers import scripted_server
+from .conftest import ClientFactory
+
 pytestmark = pytest.mark.anyio
 
 
@@ -52,6 +55,9 @@ async def test_signing_up_twice_is_a_conflict(client: AsyncAerostack, unique: st
     assert (caught.value.status_code, caught.value.code) == (409, "AUTH_USER_EXISTS")
 
 
-async def test_a_short_password_is_refused_before_sending(client: AsyncAerostack) -> None:
-    with pytest.raises(InvalidRequestError, match="8 characters"):
-        await client.authentication.sign_up("ada@example.com", "short")
+async def test_a_short_password_is_refused_before_sending(make_client: ClientFactory) -> None:
+    async with scripted_server() as server:
+        client = make_client(base_url=server.base_url, retry=None)
+        with pytest.raises(InvalidRequestError, match="8 characters"):
+            await client.authentication.sign_up("ada@example.com", "short")
+    assert server.received == []

@@ -8,6 +8,9 @@ import pytest
 from aerostack_async import AsyncAerostack
 from aerostack_async.errors import InvalidRequestError, NotFoundError
 
+from ._servers import scripted_server
+from .conftest import ClientFactory
+
 pytestmark = pytest.mark.anyio
 
 
@@ -86,7 +89,10 @@ async def test_delete_removes_the_object(client: AsyncAerostack, unique: str) ->
     "key", ["", "/abs", "a//b", "a/", "a/../b", "./a", "a\\b", "nul\0", "x" * 1025]
 )
 async def test_invalid_storage_keys_are_refused_before_sending(
-    client: AsyncAerostack, key: str
+    make_client: ClientFactory, key: str
 ) -> None:
-    with pytest.raises(InvalidRequestError):
-        await client.storage.exists(key)
+    async with scripted_server() as server:
+        client = make_client(base_url=server.base_url, retry=None)
+        with pytest.raises(InvalidRequestError):
+            await client.storage.exists(key)
+    assert server.received == []
