@@ -12,25 +12,33 @@ Two levels:
   connections (and those the client closed) and records every request it read.
 - :func:`scripted_server`: canned :class:`Reply` objects answered in turn on keep-alive
   connections (``drop`` closes instead, ``hang`` never answers), built on :func:`serve`.
+- :func:`dropping_proxy`: forwards to a real server (the emulator), counting what clients send,
+  and swallows the responses of its first connections; :func:`free_port` is a port nobody
+  listens on.
 
 Byte builders: :func:`response`, :func:`chunk` and :func:`chunked`; :func:`serve_forever`
 answers every request; :func:`stalling_server` reads once and never again;
 :func:`make_certificate` makes a self-signed :class:`Certificate`.
 
-(Thread-based servers for synchronous tests: ``tests/_receiver.py``.)
+One thread-based server, for calls made from another process or thread (the emulator's queue
+consumers and services, the seed-compatibility header recorder): :func:`run_receiver` records
+JSON POSTs and answers them as a function says.
 """
 
 from __future__ import annotations
 
+import json
 import shutil
 import socket
 import ssl
 import struct
 import subprocess
 import threading
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager, suppress
 from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -419,3 +427,158 @@ def make_certificate(folder: Path, name: str, alt_names: str) -> Certificate:
         capture_output=True,
     )
     return Certificate(cert=cert, key=key)
+
+
+# -- a thread-based recording server --------------------------------------------------------
+
+# Given the request path and JSON body, return (status, reply body).
+Answer = Callable[[str, Any], tuple[int, Any]]
+
+
+@dataclass
+class Recorded:
+    """One request the receiver got, with the wall-clock time it arrived."""
+
+    path: str
+    body: Any
+    headers: dict[str, str]
+    at: float
+
+
+@dataclass
+class Receiver:
+    """A running receiver: its URL and what it received."""
+
+    url: str
+    received: list[Recorded] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def wait_for(self, predicate: Callable[[Recorded], bool], timeout: float = 20.0) -> Recorded:
+        """The first received request matching ``predicate`` (polling up to ``timeout``)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with self.lock:
+                for item in self.received:
+                    if predicate(item):
+                        return item
+            time.sleep(0.02)
+        raise AssertionError("the receiver did not get the expected request in time")
+
+
+@contextmanager
+def run_receiver(reply: Answer) -> Iterator[Receiver]:
+    """Serve on a free loopback port until the block ends."""
+    receiver_ref: list[Receiver] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            length = int(self.headers.get("Content-Length", "0"))
+            raw = self.rfile.read(length)
+            body = json.loads(raw) if raw else None
+            receiver = receiver_ref[0]
+            with receiver.lock:
+                receiver.received.append(
+                    Recorded(self.path, body, dict(self.headers.items()), time.time())
+                )
+            status, answer = reply(self.path, body)
+            payload = answer if isinstance(answer, bytes) else json.dumps(answer).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(payload)))
+            self.end_headers()
+            self.wfile.write(payload)
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    receiver_ref.append(Receiver(f"http://127.0.0.1:{server.server_address[1]}"))
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield receiver_ref[0]
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
+
+
+# -- a proxy that drops responses -----------------------------------------------------------
+
+
+@dataclass
+class DroppingProxy:
+    """A TCP proxy to a real server that swallows the responses of its first connections.
+
+    ``forwarded`` holds what clients sent (unless ``record=False``); ``sent`` counts it.
+    """
+
+    port: int
+    drop_first: int
+    connections: int = 0
+    dropped: int = 0
+    record: bool = True
+    sent: int = 0
+    forwarded: bytearray = field(default_factory=bytearray)
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/v1"
+
+
+@asynccontextmanager
+async def dropping_proxy(
+    upstream_port: int, *, drop_first: int = 1, record: bool = True
+) -> AsyncIterator[DroppingProxy]:
+    """Forward to ``127.0.0.1:upstream_port``; on the first ``drop_first`` connections, wait for
+    the upstream's response (so the server has handled the request), then close the client's
+    connection without passing it on."""
+    listener = await anyio.create_tcp_listener(local_host="127.0.0.1")
+    proxy = DroppingProxy(
+        listener.extra(anyio.abc.SocketAttribute.local_port), drop_first, record=record
+    )
+
+    async def handle(client: anyio.abc.SocketStream) -> None:
+        drop = proxy.connections < proxy.drop_first
+        proxy.connections += 1
+        upstream = await anyio.connect_tcp("127.0.0.1", upstream_port)
+        async with client, upstream, anyio.create_task_group() as tg:
+
+            async def pump_up() -> None:
+                with suppress(
+                    anyio.EndOfStream, anyio.BrokenResourceError, anyio.ClosedResourceError
+                ):
+                    async for chunk in client:
+                        proxy.sent += len(chunk)
+                        if proxy.record:
+                            proxy.forwarded += chunk
+                        await upstream.send(chunk)
+                tg.cancel_scope.cancel()
+
+            async def pump_down() -> None:
+                with suppress(
+                    anyio.EndOfStream, anyio.BrokenResourceError, anyio.ClosedResourceError
+                ):
+                    async for chunk in upstream:
+                        if drop:
+                            proxy.dropped += 1
+                            break
+                        await client.send(chunk)
+                tg.cancel_scope.cancel()
+
+            tg.start_soon(pump_up)
+            tg.start_soon(pump_down)
+
+    async with listener, anyio.create_task_group() as tg:
+        tg.start_soon(listener.serve, handle)
+        try:
+            yield proxy
+        finally:
+            tg.cancel_scope.cancel()
+
+
+def free_port() -> int:
+    """A port nothing listens on (bound, then released)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])

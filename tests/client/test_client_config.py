@@ -20,8 +20,7 @@ from aerostack_async.errors import (
 )
 from aerostack_async.testing import DEFAULT_API_KEY, Emulator
 
-from .._loopback import Peer, response, serve
-from ._servers import Reply, scripted_server
+from .._loopback import Peer, Reply, response, scripted_server, serve
 from .conftest import ClientFactory
 
 pytestmark = pytest.mark.anyio

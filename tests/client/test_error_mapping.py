@@ -20,7 +20,7 @@ from aerostack_async.errors import (
 )
 from aerostack_async.testing import Emulator, run_emulator
 
-from ._servers import Reply, scripted_server
+from .._loopback import Reply, scripted_server
 from .conftest import ClientFactory
 
 pytestmark = pytest.mark.anyio

@@ -19,7 +19,7 @@ from aerostack_async.errors import (
     InvalidRequestError,
 )
 
-from ._servers import Reply, scripted_server
+from .._loopback import Reply, scripted_server
 from .conftest import ClientFactory
 
 pytestmark = pytest.mark.anyio

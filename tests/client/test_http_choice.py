@@ -12,7 +12,7 @@ from aerostack_async._http import TRANSPORT_ENV
 from aerostack_async._pool import AsyncPoolTransport
 from aerostack_async.errors import APIConnectionError, NotFoundError, ResponseValidationError
 
-from ._servers import Reply, scripted_server
+from .._loopback import Reply, scripted_server
 
 pytestmark = pytest.mark.anyio
 

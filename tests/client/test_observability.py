@@ -57,7 +57,7 @@ from aerostack_async.resources import (
 )
 from aerostack_async.testing import Emulator, InProcessEmulator, run_emulator
 
-from ._servers import Reply, free_port, scripted_server
+from .._loopback import Reply, free_port, scripted_server
 from .conftest import FAST_RETRY
 
 pytestmark = pytest.mark.anyio

@@ -11,7 +11,7 @@ import pytest
 
 from aerostack_async.errors import APIConnectionError
 
-from ._servers import Reply, scripted_server
+from .._loopback import Reply, scripted_server
 from .conftest import FAST_RETRY, ClientFactory
 
 pytestmark = pytest.mark.anyio

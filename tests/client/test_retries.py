@@ -25,7 +25,7 @@ from aerostack_async.errors import (
 )
 from aerostack_async.testing import Emulator
 
-from ._servers import Reply, dropping_proxy, free_port, scripted_server
+from .._loopback import Reply, dropping_proxy, free_port, scripted_server
 from .conftest import FAST_RETRY, ClientFactory
 
 pytestmark = pytest.mark.anyio

@@ -13,7 +13,7 @@ from aerostack_async import AsyncAerostack, RetryPolicy
 from aerostack_async.errors import AerostackError
 from aerostack_async.testing import Emulator
 
-from ._servers import Reply, scripted_server
+from .._loopback import Reply, scripted_server
 from .conftest import ClientFactory
 
 pytestmark = pytest.mark.anyio

@@ -8,7 +8,7 @@ import pytest
 from aerostack_async import AsyncAerostack
 from aerostack_async.errors import InvalidRequestError, NotFoundError
 
-from ._servers import scripted_server
+from .._loopback import scripted_server
 from .conftest import ClientFactory
 
 pytestmark = pytest.mark.anyio

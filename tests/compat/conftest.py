@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from .._receiver import Receiver, run_receiver
+from .._loopback import Receiver, run_receiver
 
 
 class RecordingServer:

@@ -13,7 +13,7 @@ import pytest
 
 from aerostack_async.testing import Emulator, Project, run_emulator
 
-from .._receiver import run_receiver
+from .._loopback import run_receiver
 
 
 def fresh(emulator: Emulator) -> Project:

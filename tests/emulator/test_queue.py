@@ -13,7 +13,7 @@ import pytest
 
 from aerostack_async.testing import Emulator, run_emulator
 
-from .._receiver import Receiver, run_receiver
+from .._loopback import Receiver, run_receiver
 
 RECORD_FIELDS = {"id", "type", "data", "status", "projectId", "createdAt"}
 

@@ -11,7 +11,7 @@ import httpx
 
 from aerostack_async.testing import run_emulator
 
-from .._receiver import run_receiver
+from .._loopback import run_receiver
 
 
 def test_users_cache_rows_and_jobs_survive_a_restart(tmp_path: Path) -> None:

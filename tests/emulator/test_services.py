@@ -11,7 +11,7 @@ import pytest
 
 from aerostack_async.testing import Emulator, run_emulator
 
-from .._receiver import Receiver, run_receiver
+from .._loopback import Receiver, run_receiver
 
 
 def service_reply(path: str, body: Any) -> tuple[int, Any]:

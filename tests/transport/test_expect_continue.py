@@ -3,14 +3,13 @@
 Against purpose-built servers (both parsers, both backends): a server that refuses at the head
 gets no body; one that sends ``100 Continue`` gets the whole body; one that ignores the header
 gets the body after a short wait. Then against the real emulator through a byte-counting
-forwarder: a 1 GiB upload with a wrong key, and one larger than the emulator accepts, each fail
+proxy: a 1 GiB upload with a wrong key, and one larger than the emulator accepts, each fail
 having sent less than a megabyte.
 """
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager
 
 import anyio
 import anyio.abc
@@ -21,7 +20,7 @@ from aerostack_async import AsyncAerostack, errors
 from aerostack_async._pool import AsyncPoolTransport
 from aerostack_async.testing import Emulator, run_emulator
 
-from .._loopback import Peer, response, serve
+from .._loopback import Peer, dropping_proxy, response, serve
 
 pytestmark = pytest.mark.anyio
 
@@ -124,41 +123,6 @@ async def test_a_server_that_ignores_the_header_still_gets_the_body() -> None:
 # -- against the emulator ------------------------------------------------------------------------
 
 
-class Counter:
-    """Bytes the client sent through the forwarder."""
-
-    sent = 0
-
-
-@asynccontextmanager
-async def counting_forwarder(port: int) -> AsyncIterator[tuple[int, Counter]]:
-    """A loopback TCP forwarder to ``127.0.0.1:port`` counting client-to-server bytes."""
-    counter = Counter()
-    listener = await anyio.create_tcp_listener(local_host="127.0.0.1")
-
-    async def pipe(source: anyio.abc.ByteStream, sink: anyio.abc.ByteStream, count: bool) -> None:
-        try:
-            async for data in source:
-                if count:
-                    counter.sent += len(data)
-                await sink.send(data)
-        except (anyio.BrokenResourceError, anyio.ClosedResourceError):
-            pass
-        finally:
-            await anyio.aclose_forcefully(sink)
-
-    async def forward(client: anyio.abc.SocketStream) -> None:
-        upstream = await anyio.connect_tcp("127.0.0.1", port)
-        async with anyio.create_task_group() as tg:
-            tg.start_soon(pipe, client, upstream, True)
-            tg.start_soon(pipe, upstream, client, False)
-
-    async with listener, anyio.create_task_group() as tg:
-        tg.start_soon(listener.serve, forward)
-        yield listener.extra(anyio.abc.SocketAttribute.local_port), counter
-        tg.cancel_scope.cancel()
-
-
 @pytest.fixture(scope="module")
 def small_upload_emulator() -> Iterator[Emulator]:
     """An emulator that refuses files over 4 MiB."""
@@ -186,10 +150,10 @@ async def test_a_refused_upload_sends_less_than_a_megabyte(
     # Our pool explicitly, whatever AEROSTACK_HTTP_TRANSPORT says: httpx's own transport does
     # not wait for 100 Continue (it sends the body at once).
     async with (
-        counting_forwarder(port) as (forwarder_port, counter),
+        dropping_proxy(port, drop_first=0, record=False) as proxy,
         httpx.AsyncClient(transport=AsyncPoolTransport()) as http,
         AsyncAerostack(
-            base_url=f"http://127.0.0.1:{forwarder_port}/v1",
+            base_url=proxy.base_url,
             api_key=api_key,
             http_client=http,
             retry=None,
@@ -198,4 +162,4 @@ async def test_a_refused_upload_sends_less_than_a_megabyte(
         with pytest.raises(error) as caught:
             await client.storage.upload("big.bin", _source(size), size=size)
     assert caught.value.status_code in (401, 413)  # type: ignore[attr-defined]
-    assert counter.sent < MiB
+    assert proxy.sent < MiB
