@@ -113,7 +113,7 @@ class ObjectStore:
     def sweep(self, before: float) -> None:
         """Remove leftovers of a crash older than ``before``: temp files, unreferenced files."""
         for leftover in self._tmp.iterdir():
-            if leftover.stat().st_mtime < before:
+            if _older_than(leftover, before):
                 leftover.unlink(missing_ok=True)
         referenced = {
             row[0]
@@ -123,7 +123,7 @@ class ObjectStore:
         }
         for folder in self._objects.iterdir():
             for path in folder.iterdir():
-                if path.name not in referenced and path.stat().st_mtime < before:
+                if path.name not in referenced and _older_than(path, before):
                     path.unlink(missing_ok=True)
 
     async def commit(
@@ -274,3 +274,14 @@ def discard(path: Path) -> None:
     """Delete ``path`` if it exists (cleanup of an abandoned temp file)."""
     with contextlib.suppress(OSError):
         path.unlink(missing_ok=True)
+
+
+def _older_than(path: Path, before: float) -> bool:
+    """Whether ``path`` was last written before ``before``; False once it is gone.
+
+    The sweep runs beside live uploads, whose temp files are renamed away at any moment.
+    """
+    try:
+        return path.stat().st_mtime < before
+    except FileNotFoundError:
+        return False
