@@ -29,7 +29,13 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from aerostack_async._sync import is_service_class
+# The async-to-sync type tables are the run-time surface's: the stub and it must agree.
+from aerostack_async._sync_surface import (
+    _AWAITABLES,
+    _SYNC_GENERICS,
+    _qualname,
+    is_service_class,
+)
 
 __all__ = ["STUB", "generate_stub", "main"]
 
@@ -49,30 +55,6 @@ _RENAMES = {
     "__anext__": "__next__",
     "aclose": "close",
 }
-# Generic async types and the sync type (module, name) that replaces them.
-_SYNC_GENERICS: dict[str, tuple[str, str]] = {
-    "collections.abc.AsyncIterator": ("collections.abc", "Iterator"),
-    "collections.abc.AsyncIterable": ("collections.abc", "Iterable"),
-    "collections.abc.AsyncGenerator": ("collections.abc", "Iterator"),
-    "typing.AsyncIterator": ("collections.abc", "Iterator"),
-    "typing.AsyncIterable": ("collections.abc", "Iterable"),
-    "typing.AsyncGenerator": ("collections.abc", "Iterator"),
-    "contextlib.AbstractAsyncContextManager": ("contextlib", "AbstractContextManager"),
-    "typing.AsyncContextManager": ("contextlib", "AbstractContextManager"),
-}
-# Awaitables whose result type (the last argument) is what a blocking call returns.
-_AWAITABLES = {
-    "collections.abc.Awaitable",
-    "collections.abc.Coroutine",
-    "typing.Awaitable",
-    "typing.Coroutine",
-}
-
-
-def _qualname(obj: object) -> str:
-    module = getattr(obj, "__module__", None)
-    name = getattr(obj, "__qualname__", None) or getattr(obj, "_name", None)
-    return f"{module}.{name}"
 
 
 def _is_async_class(cls: type) -> bool:

@@ -43,7 +43,7 @@ from anyio.from_thread import BlockingPortal
 from . import _sync_surface, _tracing
 from ._client import AsyncAerostack
 from ._sync_surface import async_features as _async_features
-from ._sync_surface import is_service_class as is_service_class  # (for scripts/)
+from ._sync_surface import is_service_class
 from .errors import AerostackError
 
 if TYPE_CHECKING:
