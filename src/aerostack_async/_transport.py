@@ -35,7 +35,6 @@ import inspect
 import logging
 import platform
 import re
-import time
 import uuid
 from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
@@ -50,6 +49,7 @@ from ._constants import MAX_IDEMPOTENCY_KEY
 from ._hooks import Hooks, run_hooks
 from ._logging import logger, redact_key
 from ._options import CallOptions, Limits, RetryPolicy, Timeout, coerce_timeout
+from ._pool._codec import HeadFields
 from ._version import __version__
 from ._wire import KEY_HEADER as _KEY_HEADER
 from ._wire import Wire, WireRequest, WireResponse, mask_request, wire_for
@@ -119,6 +119,7 @@ class Transport:
         "_base_url",
         "_default_headers",
         "_extensions",
+        "_fields",
         "_headers",
         "_hooks",
         "_http",
@@ -197,6 +198,7 @@ class Transport:
         if isinstance(api_key, str):
             headers[_KEY_HEADER] = api_key
         self._headers = headers
+        self._fields = HeadFields(headers.raw)  # the same, as the pool sends them
         # When the caller brought their own http_client and no timeout, theirs applies.
         self._extensions: dict[str, Any] = _timeout_extension(timeout) if apply_timeout else {}
 
@@ -353,16 +355,33 @@ class Transport:
             span = _tracing.start_call_span(tracer, method, path, url, stream, traced, operation)
             headers = traced  # (with the span's traceparent)
 
+        # One clock read per call: the deadline every phase of every attempt is bounded by.
+        total = timeout.total
+        deadline = None if total is None else anyio.current_time() + total
+
         def attempt() -> Awaitable[WireResponse]:
             return self._attempt(
                 method, url, path, content, headers, key, idempotency_key, extensions, stream,
-                span,
+                span, deadline, total,
             )  # fmt: skip
 
+        # Our pool bounds each phase of a plain call (a body in memory, read whole) by the
+        # deadline itself: one timer a call, armed only when a read must wait. Anything else
+        # (streams, uploads from iterables, hooks that may await) runs under a cancel scope.
+        guarded = (
+            self._pool is not None
+            and not stream
+            and self._hooks is None
+            and (content is None or isinstance(content, bytes))
+        )
         if span is None:
-            return await self._within_deadline(attempt, retry, timeout.total, method, path)
+            return await self._within_deadline(
+                attempt, retry, deadline, total, guarded, method, path
+            )
         try:
-            reply = await self._within_deadline(attempt, retry, timeout.total, method, path)
+            reply = await self._within_deadline(
+                attempt, retry, deadline, total, guarded, method, path
+            )
         except BaseException as exc:
             span.fail(exc)
             raise
@@ -377,14 +396,25 @@ class Transport:
         self,
         attempt: Callable[[], Awaitable[WireResponse]],
         retry: RetryPolicy | None,
+        deadline: float | None,
         total: float | None,
+        guarded: bool,
         method: str,
         path: str,
     ) -> WireResponse:
-        if total is None:
+        if deadline is None:
             return await self._with_retries(attempt, retry, None, method, path)
-        with anyio.move_on_after(total) as scope:
-            return await self._with_retries(attempt, retry, time.monotonic() + total, method, path)
+        if guarded:
+            try:
+                return await attempt()
+            except (APIConnectionError, APIStatusError) as exc:
+                first = exc
+            # Retrying (rare): the backoff waits too must end by the deadline.
+            with anyio.CancelScope(deadline=deadline) as scope:
+                return await self._retry_after(first, attempt, retry, deadline, method, path)
+        else:
+            with anyio.CancelScope(deadline=deadline) as scope:
+                return await self._with_retries(attempt, retry, deadline, method, path)
         if scope.cancelled_caught:
             raise APITimeoutError(f"{method} {path}: no response within the {total} s deadline")
         raise AssertionError("unreachable")  # pragma: no cover
@@ -400,12 +430,28 @@ class Transport:
         try:
             return await attempt()
         except (APIConnectionError, APIStatusError) as exc:
-            if policy is None or policy.attempts < 2:
-                raise
-            hook = _backoff_hook(policy, deadline)
-            if hook(exc) is False:
-                raise
-            first: BaseException | None = exc
+            first = exc
+        return await self._retry_after(first, attempt, policy, deadline, method, path)
+
+    async def _retry_after(
+        self,
+        failure: APIConnectionError | APIStatusError,
+        attempt: Callable[[], Awaitable[WireResponse]],
+        policy: RetryPolicy | None,
+        deadline: float | None,
+        method: str,
+        path: str,
+    ) -> WireResponse:
+        """After the first attempt failed with ``failure``: retry if the policy and the error
+        allow it, else raise ``failure``."""
+        if policy is None or policy.attempts < 2:
+            raise failure
+        hook = _backoff_hook(policy, deadline)
+        if hook(failure) is False:
+            raise failure
+        if deadline is not None and anyio.current_time() >= deadline:
+            raise failure  # (no time left for another attempt)
+        first: BaseException | None = failure
 
         # Imported here, not at module level: it costs ~50 ms of import time and only a call
         # that has already failed once needs it.
@@ -420,7 +466,7 @@ class Transport:
             async for retry_attempt in stamina.retry_context(
                 on=hook,
                 attempts=policy.attempts,
-                timeout=None if deadline is None else max(0.0, deadline - time.monotonic()),
+                timeout=None if deadline is None else max(0.0, deadline - anyio.current_time()),
                 wait_initial=policy.wait_initial,
                 wait_max=policy.wait_max,
                 wait_jitter=policy.wait_jitter,
@@ -428,8 +474,8 @@ class Transport:
             ):
                 with retry_attempt:
                     if first is not None:
-                        failure, first = first, None
-                        raise failure
+                        raising, first = first, None
+                        raise raising
                     return await attempt()
         raise AssertionError("unreachable")  # pragma: no cover
 
@@ -445,6 +491,8 @@ class Transport:
         timeouts: Mapping[str, Any],
         stream: bool,
         span: _tracing.CallSpan | None = None,
+        deadline: float | None = None,
+        total: float | None = None,
     ) -> WireResponse:
         """One attempt: build the request, send it through the wire, check the status.
 
@@ -454,7 +502,7 @@ class Transport:
         body = content() if callable(content) else content
         request = WireRequest(
             method, url, path, self._headers, _call_headers(headers, key, idempotency_key),
-            body, timeouts,
+            body, timeouts, self._fields, deadline, total,
         )  # fmt: skip
         hooks = self._hooks
         if span is not None:
@@ -643,7 +691,8 @@ def _check_idempotency_key(value: object) -> None:
 def _backoff_hook(
     policy: RetryPolicy, deadline: float | None
 ) -> Callable[[Exception], bool | float]:
-    """stamina's ``on=``: retry or not, and with which wait when the server said how long."""
+    """stamina's ``on=``: retry or not, and with which wait when the server said how long
+    (``deadline``: on the backend clock)."""
 
     def hook(exc: Exception) -> bool | float:
         if isinstance(exc, APIConnectionError):
@@ -658,7 +707,7 @@ def _backoff_hook(
             return True
         if wait > policy.max_retry_after:
             return False
-        if deadline is not None and time.monotonic() + wait > deadline:
+        if deadline is not None and anyio.current_time() + wait > deadline:
             return False
         return wait
 

@@ -32,6 +32,8 @@ import anyio
 import httpx
 
 from ._logging import redact_key
+from ._pool._codec import HeadFields
+from ._pool._deadlines import DeadlineExceeded
 from ._pool._slots import PoolClosed
 from .errors import APIConnectionError, APITimeoutError
 
@@ -65,7 +67,18 @@ class WireRequest:
     or None. An adapter turns this into whatever its library sends.
     """
 
-    __slots__ = ("content", "extra", "headers", "method", "path", "timeouts", "url")
+    __slots__ = (
+        "content",
+        "deadline",
+        "extra",
+        "fields",
+        "headers",
+        "method",
+        "path",
+        "timeouts",
+        "total",
+        "url",
+    )
 
     def __init__(
         self,
@@ -76,6 +89,9 @@ class WireRequest:
         extra: dict[str, str],
         content: bytes | AsyncIterable[bytes] | None,
         timeouts: Mapping[str, Any],
+        fields: HeadFields | None = None,
+        deadline: float | None = None,
+        total: float | None = None,
     ) -> None:
         self.method = method
         self.url = url
@@ -84,6 +100,11 @@ class WireRequest:
         self.extra = extra
         self.content = content
         self.timeouts = timeouts
+        # ``headers`` as the pool sends them, checked once per client (None: made here).
+        self.fields = fields if fields is not None else HeadFields(headers.raw)
+        # The call's deadline on the backend clock (None: none), and its length in seconds.
+        self.deadline = deadline
+        self.total = total
 
     @property
     def secret(self) -> str | None:
@@ -141,6 +162,8 @@ def mask_request(request: httpx.Request, secret: str | None) -> None:
 
 _ERRORS: tuple[tuple[type[Exception], type[APIConnectionError], bool, str], ...] = (
     # (what the library raised, ours, retryable, how to say it)
+    # The call's whole deadline passed in the pool: sending again cannot beat it.
+    (DeadlineExceeded, APITimeoutError, False, "no response within the {total} s deadline"),
     (httpx.TimeoutException, APITimeoutError, True, "{type}: {exc}"),
     (httpx.NetworkError, APIConnectionError, True, "{type}: {exc}"),
     (httpx.RemoteProtocolError, APIConnectionError, True, "{type}: {exc}"),
@@ -162,15 +185,18 @@ def translate(exc: Exception, request: WireRequest, context: str) -> Exception |
         return RuntimeError(_CLOSED_MESSAGE)
     for source, target, retryable, template in _ERRORS:
         if isinstance(exc, source):
-            message = f"{context}: " + template.format(type=type(exc).__name__, exc=exc)
+            message = f"{context}: " + template.format(
+                type=type(exc).__name__, exc=exc, total=request.total
+            )
             secret = request.secret
             if secret:
                 message = message.replace(secret, redact_key(secret))
+            if isinstance(exc, httpx.RequestError):
                 try:
-                    sent = exc.request  # type: ignore[attr-defined]
-                except (AttributeError, RuntimeError):
-                    sent = None
-                if isinstance(sent, httpx.Request):
+                    sent: httpx.Request | None = exc.request
+                except RuntimeError:  # sent without an httpx.Request (the pool's fast path)
+                    sent = exc.request = request.to_httpx()
+                if secret and sent is not None:
                     mask_request(sent, secret)
             return target(message, retryable=retryable)
     return None
@@ -477,67 +503,81 @@ class PoolWire:
 
     async def send(self, request: WireRequest, *, stream: bool) -> WireResponse:
         """Send on the pool; map its failures once."""
-        sent = request.to_httpx()
-        pool = self._pool
+        content = request.content
+        if stream or not (content is None or isinstance(content, bytes)):
+            return await self._send_open(request, stream)
         with wire_errors(request):
             if self._client.is_closed:
                 raise PoolClosed(_CLOSED_MESSAGE)
-            if stream:
-                started = time.perf_counter()
-                response = await pool.handle_async_request(sent)
-                elapsed = time.perf_counter() - started
-            else:
-                fetched = await pool.fetch(sent)
-        if stream:
-            mask_request(sent, request.secret)
-            response.elapsed = timedelta(seconds=elapsed)
-            if _httpx_logger.isEnabledFor(logging.INFO):
-                _log_request_line(sent, response.status_code, response.reason_phrase,
-                                  response.http_version)  # fmt: skip
-            if "content-encoding" in response.headers:
-                # httpx's decoders undo the Content-Encoding: read through its response.
-                return wrap_httpx(response, request, elapsed, True)
-            # The pool's own body iterator, read directly: no httpx generator layers.
-            body = _Body(response.stream, None, request, "", response)
-            return WireResponse(
-                request, response.status_code, response.headers.raw, elapsed,
-                body=body, response=response,
+            # The hot path: the request goes down as its parts, no httpx.Request is built.
+            fetched = await self._pool.fetch(
+                request.method, request.url, request.fields, request.extra, content,
+                request.timeouts, request.deadline,
             )  # fmt: skip
         head = fetched.head
         elapsed = fetched.elapsed
         if _httpx_logger.isEnabledFor(logging.INFO):
             _log_request_line(
-                sent,
+                request.method,
+                request.url,
                 head.status_code,
                 head.reason.decode("ascii", "replace"),
                 _HTTP_VERSIONS.get(head.http_version)
                 or "HTTP/" + head.http_version.decode("ascii"),
             )
-        if not fetched.plain:
+
+        def build() -> httpx.Response:
+            # Only now does a sent request become reachable: the key masked in it first.
+            sent = request.to_httpx()
             mask_request(sent, request.secret)
+            return fetched.response(sent)
+
+        if not fetched.plain:
             with wire_errors(request):
-                response = fetched.response()
+                response = build()
             return WireResponse(
                 request, head.status_code, head.headers, elapsed,
                 content=response.content, response=response,
             )  # fmt: skip
-
-        def build() -> httpx.Response:
-            # Only now does the sent request become reachable: mask the key in it first.
-            mask_request(sent, request.secret)
-            return fetched.response()
-
-        # The hot path: a plain body, and no httpx.Response unless someone asks for it.
+        # A plain body, and no httpx.Response unless someone asks for it.
         return WireResponse(
             request, head.status_code, head.headers, elapsed, content=fetched.body, build=build
         )
 
+    async def _send_open(self, request: WireRequest, stream: bool) -> WireResponse:
+        """A streamed response, or a body sent from an iterable: through the pool's
+        ``handle_async_request`` (an ``httpx.Request``, the body read off the pool's own
+        iterator)."""
+        sent = request.to_httpx()
+        with wire_errors(request):
+            if self._client.is_closed:
+                raise PoolClosed(_CLOSED_MESSAGE)
+            started = time.perf_counter()
+            response = await self._pool.handle_async_request(sent)
+            if not stream:
+                await response.aread()
+            elapsed = time.perf_counter() - started
+        mask_request(sent, request.secret)
+        response.elapsed = timedelta(seconds=elapsed)
+        if _httpx_logger.isEnabledFor(logging.INFO):
+            _log_request_line(sent.method, sent.url, response.status_code,
+                              response.reason_phrase, response.http_version)  # fmt: skip
+        if not stream or "content-encoding" in response.headers:
+            # httpx's decoders undo the Content-Encoding: read through its response.
+            return wrap_httpx(response, request, elapsed, stream)
+        # The pool's own body iterator, read directly: no httpx generator layers.
+        body = _Body(response.stream, None, request, "", response)
+        return WireResponse(
+            request, response.status_code, response.headers.raw, elapsed,
+            body=body, response=response,
+        )  # fmt: skip
 
-def _log_request_line(request: httpx.Request, status: int, reason: str, http_version: str) -> None:
+
+def _log_request_line(
+    method: str, url: httpx.URL, status: int, reason: str, http_version: str
+) -> None:
     """The line httpx's own ``send()`` logs, for those who watch the httpx logger."""
-    _httpx_logger.info(
-        'HTTP Request: %s %s "%s %d %s"', request.method, request.url, http_version, status, reason
-    )
+    _httpx_logger.info('HTTP Request: %s %s "%s %d %s"', method, url, http_version, status, reason)
 
 
 def wire_for(client: httpx.AsyncClient, pool: AsyncPoolTransport | None) -> Wire:

@@ -18,7 +18,7 @@ from aerostack_async._pool import AsyncPoolTransport
 from aerostack_async._pool._codec import PARSER_ENV
 
 from .._loopback import Peer, chunked, response, serve, serve_forever
-from ._kinds import make_transport
+from ._kinds import fetch, make_transport
 
 pytestmark = pytest.mark.anyio
 
@@ -186,11 +186,11 @@ async def test_fetch_reads_a_body_spanning_many_reads_and_pools_the_connection()
     transport = AsyncPoolTransport()
     async with serve(handler) as server:
         for _ in range(2):
-            got = await transport.fetch(httpx.Request("GET", server.url))
+            got = await fetch(transport, httpx.Request("GET", server.url))
             assert got.plain
             assert got.body == payload
-            assert got.response().content == payload
-            assert got.response().request.url == server.url
+            assert got.response(httpx.Request("GET", server.url)).content == payload
+            assert got.response(httpx.Request("GET", server.url)).request.url == server.url
         await transport.aclose()
     assert server.connections == 1
 
@@ -203,10 +203,10 @@ async def test_fetch_decodes_content_encoding_as_httpx_does() -> None:
 
     transport = AsyncPoolTransport()
     async with serve(handler) as server:
-        got = await transport.fetch(httpx.Request("GET", server.url))
+        got = await fetch(transport, httpx.Request("GET", server.url))
         await transport.aclose()
     assert not got.plain
-    assert got.response().content == b"squeezed"
+    assert got.response(httpx.Request("GET", server.url)).content == b"squeezed"
 
 
 async def test_fetch_maps_a_body_cut_short_to_remote_protocol_error() -> None:
@@ -217,7 +217,7 @@ async def test_fetch_maps_a_body_cut_short_to_remote_protocol_error() -> None:
     transport = AsyncPoolTransport()
     async with serve(handler) as server:
         with pytest.raises(httpx.RemoteProtocolError):
-            await transport.fetch(httpx.Request("GET", server.url))
+            await fetch(transport, httpx.Request("GET", server.url))
         assert transport.slots.total == 0
         await transport.aclose()
 
@@ -259,6 +259,6 @@ async def test_fetch_ignores_trailers_too() -> None:
 
     transport = AsyncPoolTransport()
     async with serve(handler) as server:
-        got = await transport.fetch(httpx.Request("GET", server.url))
+        got = await fetch(transport, httpx.Request("GET", server.url))
         await transport.aclose()
     assert (got.plain, got.body) == (True, b"hi")

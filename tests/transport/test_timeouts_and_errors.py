@@ -9,7 +9,7 @@ import pytest
 from aerostack_async._pool import AsyncPoolTransport
 
 from .._loopback import Peer, response, serve, stalling_server
-from ._kinds import ignore_httpx_asyncgen_warning, make_transport
+from ._kinds import fetch, ignore_httpx_asyncgen_warning, make_transport
 
 pytestmark = pytest.mark.anyio
 
@@ -151,6 +151,6 @@ async def test_fetch_times_each_read_too() -> None:
         request = httpx.Request(
             "GET", server.url, extensions={"timeout": {"read": 0.6, "connect": 5}}
         )
-        got = await transport.fetch(request)
+        got = await fetch(transport, request)
         await transport.aclose()
     assert got.body == b"x" * 10

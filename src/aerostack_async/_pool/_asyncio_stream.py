@@ -128,9 +128,18 @@ class AsyncioStream(anyio.abc.ByteStream, asyncio.Protocol):
 
     async def receive(self, max_bytes: int = 65536) -> bytes:
         """Bytes received (at most ``max_bytes``); EndOfStream once the peer closed."""
+        return await self.receive_within(max_bytes, None, None)
+
+    async def receive_within(
+        self, max_bytes: int, seconds: float | None, deadline: float | None
+    ) -> bytes:
+        """`receive()`, raising TimeoutError if it waits ``seconds`` or until the loop's clock
+        reaches ``deadline`` (either may be None). Bytes already buffered are returned at once,
+        with no timer and no clock read; a wait is one bare future and one loop timer."""
         if self._streak >= YIELD_EVERY:
             self._streak = 0
             await anyio.lowlevel.checkpoint()  # before taking bytes: a cancellation loses nothing
+        limit: float | None = None
         while True:
             if self._closed:
                 raise anyio.ClosedResourceError
@@ -158,11 +167,24 @@ class AsyncioStream(anyio.abc.ByteStream, asyncio.Protocol):
             if self._eof:
                 raise anyio.EndOfStream
             self._streak = 0
-            waiter = self._waiter = self._loop.create_future()
+            loop = self._loop
+            waiter = self._waiter = loop.create_future()
+            timer = None
+            if limit is None:
+                if seconds is not None:
+                    limit = loop.time() + seconds
+                    if deadline is not None and deadline < limit:
+                        limit = deadline
+                else:
+                    limit = deadline
+            if limit is not None:
+                timer = loop.call_at(limit, _expire, waiter)
             try:
                 await waiter
             finally:
                 self._waiter = None
+                if timer is not None:
+                    timer.cancel()
 
     async def send(self, item: bytes) -> None:
         """Send all of ``item``, waiting while the transport's buffer is full (back-pressure)."""
@@ -262,6 +284,12 @@ class AsyncioStream(anyio.abc.ByteStream, asyncio.Protocol):
             anyio.abc.SocketAttribute.local_address: sock.getsockname,
             anyio.abc.SocketAttribute.remote_address: sock.getpeername,
         }
+
+
+def _expire(waiter: asyncio.Future[None]) -> None:
+    """A receive's time is up: wake it with TimeoutError (unless bytes woke it first)."""
+    if not waiter.done():
+        waiter.set_exception(TimeoutError())
 
 
 async def connect(host: str, port: int, ssl_context: ssl.SSLContext | None = None) -> AsyncioStream:

@@ -21,23 +21,27 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
     import httpx
 
 __all__ = [
+    "CALL_SPECIAL",
     "MAX_HEAD_SIZE",
     "PARSER_ENV",
     "TOKEN",
     "Codec",
     "Dialect",
+    "HeadFields",
     "InvalidRequest",
     "LocalProtocolFailure",
     "RemoteProtocolFailure",
     "ResponseHead",
     "dialect",
     "explain_invalid",
+    "explain_invalid_parts",
 ]
 
 PARSER_ENV = "AEROSTACK_HTTP_PARSER"
@@ -75,6 +79,36 @@ class ResponseHead:
         self.reason = reason
         self.http_version = http_version
         self.headers = headers
+
+
+CALL_SPECIAL = frozenset({"host", "content-length", "transfer-encoding", "connection", "expect"})
+"""Header names that change how a request is framed or handled: a call that sets one of them
+per call is prepared the general way (every header checked together), not the fast way."""
+
+
+class HeadFields:
+    """Header fields many requests share (a client's own headers), checked once per dialect.
+
+    ``raw`` are the fields as sent; ``names`` their lowered names (a call's own header of the
+    same name replaces the shared one). A dialect keeps what it checked in ``checked``, so that
+    a call only checks its own few headers.
+    """
+
+    __slots__ = ("checked", "names", "raw", "special")
+
+    def __init__(self, raw: list[tuple[bytes, bytes]]) -> None:
+        self.raw = raw
+        self.names = frozenset(name.decode("latin-1").lower() for name, _ in raw)
+        # Only Host may be among them for the fast way (one per request, checked once).
+        self.special = bool(self.names & (CALL_SPECIAL - {"host"}))
+        self.checked: dict[str, object] = {}
+
+    def merged(self, extra: Mapping[str, str]) -> list[tuple[bytes, bytes]]:
+        """These fields with a call's own (which replace shared ones of the same name)."""
+        replaced = {name.lower() for name in extra}
+        fields = [pair for pair in self.raw if pair[0].decode("latin-1").lower() not in replaced]
+        fields += [(name.encode("utf-8"), value.encode("utf-8")) for name, value in extra.items()]
+        return fields
 
 
 class Codec(Protocol):
@@ -118,6 +152,18 @@ class Dialect(Protocol):
     def prepare(self, request: httpx.Request) -> object:
         """Validate ``request`` into what `Codec.start()` takes; raises InvalidRequest."""
 
+    def prepare_call(
+        self,
+        method: str,
+        target: bytes,
+        fields: HeadFields,
+        extra: Mapping[str, str],
+        length: int | None,
+    ) -> object:
+        """The same as `prepare()` for a request given by its parts, with no ``httpx.Request``:
+        ``fields`` (shared, checked once), the call's own headers ``extra`` and, unless None, a
+        ``Content-Length`` of ``length``. Raises InvalidRequest."""
+
     def codec(self) -> Codec:
         """A codec for a new connection."""
 
@@ -149,7 +195,12 @@ _BAD_VALUE = re.compile(rb"[\x00\r\n]|^[ \t]|[ \t]$")
 
 def explain_invalid(request: httpx.Request) -> str:
     """Why ``request`` cannot be sent, naming the header at fault but not showing its value."""
-    for name, value in request.headers.raw:
+    return explain_invalid_parts(request.method, request.url.path, request.headers.raw)
+
+
+def explain_invalid_parts(method: str, path: str, fields: list[tuple[bytes, bytes]]) -> str:
+    """`explain_invalid()` for a request given by its parts."""
+    for name, value in fields:
         if not TOKEN.fullmatch(name):
             return f"Invalid request header name {name!r}: nothing was sent"
         if _BAD_VALUE.search(value):
@@ -157,7 +208,4 @@ def explain_invalid(request: httpx.Request) -> str:
                 f"Invalid value for request header {name.decode('latin-1')!r}: it contains CR, LF "
                 "or NUL, or leading/trailing whitespace (value not shown); nothing was sent"
             )
-    return (
-        f"Invalid request line or headers for {request.method} {request.url.path!r}: "
-        "nothing was sent"
-    )
+    return f"Invalid request line or headers for {method} {path!r}: nothing was sent"

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 import h11
 
 from ._codec import (
     MAX_HEAD_SIZE,
+    HeadFields,
     InvalidRequest,
     LocalProtocolFailure,
     RemoteProtocolFailure,
@@ -143,6 +145,26 @@ class H11Dialect:
                 method=request.method, target=request.url.raw_path, headers=request.headers.raw
             )
         except (h11.LocalProtocolError, UnicodeEncodeError):  # (a method that is not ASCII)
+            raise InvalidRequest from None
+
+    def prepare_call(
+        self,
+        method: str,
+        target: bytes,
+        fields: HeadFields,
+        extra: Mapping[str, str],
+        length: int | None,
+    ) -> h11.Request:
+        """`prepare()` for a request given by its parts (h11 checks every header each time)."""
+        merged = fields.merged(extra)
+        if length is not None:
+            merged.append((b"Content-Length", str(length).encode("ascii")))
+        names = {name.lower() for name, _ in merged}
+        if b"content-length" in names and b"transfer-encoding" in names:
+            raise InvalidRequest
+        try:
+            return h11.Request(method=method, target=target, headers=merged)
+        except (h11.LocalProtocolError, UnicodeEncodeError):
             raise InvalidRequest from None
 
     def codec(self) -> H11Codec:

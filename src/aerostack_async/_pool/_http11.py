@@ -9,7 +9,7 @@ error mapping) cannot tell it from httpcore.
 from __future__ import annotations
 
 import math
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 import anyio
@@ -26,6 +26,7 @@ from ._codec import (
     ResponseHead,
     explain_invalid,
 )
+from ._deadlines import DeadlineExceeded, limit_of, past
 
 if TYPE_CHECKING:
     from ._slots import Origin, Slots
@@ -50,7 +51,17 @@ class BodyWithheld(Exception):
 class Connection:
     """An open connection to one origin: its byte stream and the protocol state on it."""
 
-    __slots__ = ("codec", "eof", "idle_since", "origin", "registry", "served", "stream", "tcp")
+    __slots__ = (
+        "codec",
+        "eof",
+        "idle_since",
+        "origin",
+        "receive_within",
+        "registry",
+        "served",
+        "stream",
+        "tcp",
+    )
 
     def __init__(
         self,
@@ -71,6 +82,10 @@ class Connection:
         self.eof = False
         self.registry = registry
         registry.add(self)
+        # One read bounded by a timeout and a deadline: the stream's own way when it has one (a
+        # timer only if it must wait), else under a cancel scope.
+        own = getattr(stream, "receive_within", None)
+        self.receive_within: ReceiveWithin = own if own is not None else _scoped(stream)
 
     def unfit_for_reuse(self) -> bool:
         """An idle connection the server has written to (or closed) since its last response."""
@@ -94,6 +109,68 @@ class Connection:
         self.eof = True  # whoever still holds it in this process must not put it back
         if self.tcp is not None:
             self.tcp.forget()
+
+
+ReceiveWithin = Callable[[int, "float | None", "float | None"], Awaitable[bytes]]
+"""``receive_within(max_bytes, seconds, deadline)``: one receive, raising TimeoutError once
+``seconds`` pass or the backend clock reaches ``deadline`` (either may be None)."""
+
+
+def _scoped(stream: anyio.abc.ByteStream) -> ReceiveWithin:
+    async def receive_within(
+        max_bytes: int, seconds: float | None, deadline: float | None
+    ) -> bytes:
+        limit = limit_of(seconds, deadline)
+        if limit is None:
+            return await stream.receive(max_bytes)
+        with anyio.CancelScope(deadline=limit):
+            return await stream.receive(max_bytes)
+        raise TimeoutError
+
+    return receive_within
+
+
+class Outgoing:
+    """A request on its way out, with or without an ``httpx.Request`` behind it.
+
+    ``content`` is a body known whole (sent in one write when small, and replayable), or None
+    with the body in ``stream``. ``request`` is the ``httpx.Request``, if there is one (httpx's
+    errors carry it). ``deadline`` is the call's own, on the backend clock (None: none).
+    """
+
+    __slots__ = ("content", "deadline", "expect", "method", "prepared", "request", "stream")
+
+    def __init__(
+        self,
+        method: str,
+        prepared: object,
+        content: bytes | None,
+        stream: httpx.AsyncByteStream | None,
+        expect: bool,
+        request: httpx.Request | None = None,
+        deadline: float | None = None,
+    ) -> None:
+        self.method = method
+        self.prepared = prepared
+        self.content = content
+        self.stream = stream
+        self.expect = expect
+        self.request = request
+        self.deadline = deadline
+
+    @classmethod
+    def of(cls, dialect: Dialect, request: httpx.Request) -> Outgoing:
+        """An ``httpx.Request``, validated (before any connection is touched)."""
+        prepared = prepare(dialect, request)
+        body = request.stream
+        content: bytes | None = None
+        stream: httpx.AsyncByteStream | None = None
+        if isinstance(body, httpx.ByteStream):
+            content = b"".join(body)  # (in memory: read without awaiting)
+        else:
+            assert isinstance(body, httpx.AsyncByteStream), "a sync body under an async transport"
+            stream = body
+        return cls(request.method, prepared, content, stream, expects_continue(request), request)
 
 
 class StaleConnection(Exception):
@@ -131,17 +208,12 @@ SMALL_REQUEST = 8 * 1024
 """A request with a known body up to this size is sent in one write that cannot block."""
 
 
-def _small_request(codec: Codec, request: httpx.Request, prepared: object) -> bytes | None:
+def _small_request(codec: Codec, out: Outgoing) -> bytes | None:
     """The whole request as one buffer, if its body is known and it is small; else None."""
-    if not isinstance(request.stream, httpx.ByteStream):
+    content = out.content
+    if content is None or len(content) > SMALL_REQUEST:
         return None
-    try:
-        content = request.content
-    except httpx.RequestNotRead:
-        return None
-    if len(content) > SMALL_REQUEST:
-        return None
-    data = codec.start(prepared)
+    data = codec.start(out.prepared)
     if content:
         data += codec.body(content)
     return data + codec.end()
@@ -150,8 +222,7 @@ def _small_request(codec: Codec, request: httpx.Request, prepared: object) -> by
 async def _send_request(
     codec: Codec,
     stream: anyio.abc.ByteStream,
-    request: httpx.Request,
-    prepared: object,
+    out: Outgoing,
     scope: anyio.CancelScope,
     write_timeout: float | None,
 ) -> BaseException | None:
@@ -160,20 +231,16 @@ async def _send_request(
     Only the socket's own failures are returned: an exception from the body's producer (a file
     that cannot be read) propagates as it is.
     """
-    body = request.stream
-    if isinstance(body, httpx.ByteStream):
-        try:
-            content = request.content
-        except httpx.RequestNotRead:
-            content = b"".join([chunk async for chunk in body])
-        head = codec.start(prepared)
+    content = out.content
+    if content is not None:
+        head = codec.start(out.prepared)
         try:
             if len(content) <= ONE_WRITE_LIMIT:
                 # Head, body and framing in one write: one syscall, one packet.
                 await stream.send(head + codec.body(content) + codec.end())
             else:
                 await stream.send(head)
-                if expects_continue(request):
+                if out.expect:
                     refused = await _await_continue(codec, stream)
                     if refused is not None:
                         return refused
@@ -186,35 +253,37 @@ async def _send_request(
         return None
     # A streamed body: each chunk is written (awaiting the socket: back-pressure) before the next
     # is asked for. The write timeout covers the writes, not the wait for the producer.
-    assert isinstance(body, httpx.AsyncByteStream), "a sync request body under an async transport"
+    body = out.stream
+    assert body is not None
     try:
-        await stream.send(codec.start(prepared))
+        await stream.send(codec.start(out.prepared))
     except _IO_ERRORS as exc:
         return exc
-    if expects_continue(request):
+    if out.expect:
         refused = await _await_continue(codec, stream)
         if refused is not None:
             return refused
-    scope.deadline = math.inf
+    bound = out.deadline if out.deadline is not None else math.inf
+    scope.deadline = bound
     chunks = body.__aiter__()
     try:
         async for chunk in chunks:
             if chunk:
                 data = codec.body(chunk)
                 if write_timeout is not None:
-                    scope.deadline = anyio.current_time() + write_timeout
+                    scope.deadline = min(anyio.current_time() + write_timeout, bound)
                 try:
                     await stream.send(data)
                 except _IO_ERRORS as exc:
                     return exc
-                scope.deadline = math.inf
+                scope.deadline = bound
     finally:
         # Left early (a failed write): finalise the producer now, in this task, not at GC.
         aclose = getattr(chunks, "aclose", None)
         if aclose is not None:
             await aclose()
     if write_timeout is not None:
-        scope.deadline = anyio.current_time() + write_timeout
+        scope.deadline = min(anyio.current_time() + write_timeout, bound)
     end = codec.end()
     if end:
         try:
@@ -255,16 +324,22 @@ async def _await_continue(codec: Codec, stream: anyio.abc.ByteStream) -> BaseExc
 
 
 async def exchange(
-    conn: Connection, request: httpx.Request, prepared: object, timeouts: Mapping[str, Any]
+    conn: Connection, out: Outgoing, timeouts: Mapping[str, Any]
 ) -> tuple[ResponseHead, list[bytes], bool]:
-    """Send ``request`` on ``conn`` and read the response head and whatever body came with it.
+    """Send ``out`` on ``conn`` and read the response head and whatever body came with it.
 
     Returns the head, the body chunks already received and whether they are the whole body.
     Raises httpx's exception types, or StaleConnection. On any exception the caller must discard
     the connection; on success the connection is mid-response unless the body is complete.
+
+    A small request (the library's own calls) is one write that cannot block, with no timer;
+    each read is bounded by the read timeout and the call's deadline, with a timer only if it
+    has to wait. A larger one is written under the write timeout.
     """
     codec = conn.codec
     stream = conn.stream
+    request = out.request
+    deadline = out.deadline
     reused = conn.served > 0
     conn.served += 1
     read_timeout = timeouts.get("read")
@@ -272,50 +347,54 @@ async def exchange(
     received = False
     write_error: BaseException | None = None
     try:
-        small = _small_request(codec, request, prepared)
+        small = _small_request(codec, out)
         if small is not None:
-            # An idle connection's socket buffer is empty and this fits in it: the write cannot
-            # block, so it shares the read deadline (one timer, not two, on the hot path).
-            deadline = math.inf if read_timeout is None else anyio.current_time() + read_timeout
+            # An idle connection's socket buffer is empty and this fits in it.
+            try:
+                await stream.send(small)
+            except _IO_ERRORS as exc:
+                write_error = exc
         else:
             write_timeout = timeouts.get("write")
-            deadline = math.inf if write_timeout is None else anyio.current_time() + write_timeout
-        scope = anyio.CancelScope(deadline=deadline)
-        with scope:
-            # If the write failed, the server may have answered early (a 413 to a big upload)
-            # and closed: read on, and report the write error only if no response came.
-            if small is not None:
-                try:
-                    await stream.send(small)
-                except _IO_ERRORS as exc:
-                    write_error = exc
-            else:
-                write_error = await _send_request(
-                    codec, stream, request, prepared, scope, write_timeout
-                )
-                scope.deadline = (
-                    math.inf if read_timeout is None else anyio.current_time() + read_timeout
-                )
-            reading = True
-            while True:
-                head = codec.head
-                if head is not None:
-                    if write_error is not None:
-                        conn.eof = True  # the request went out incomplete: never reuse
-                    return head, codec.take(), codec.complete
-                if received and read_timeout is not None:
-                    # The read timeout bounds each read, as httpx's own transport does.
-                    scope.deadline = anyio.current_time() + read_timeout
-                try:
-                    data = await stream.receive(READ_SIZE)
-                except anyio.EndOfStream:
-                    data = b""
-                if not data:
-                    if not received:
-                        raise _no_response(request, reused, write_error, None)
-                    conn.eof = True
-                received = True
-                codec.feed(data)
+            limit = limit_of(write_timeout, deadline)
+            with anyio.CancelScope(deadline=math.inf if limit is None else limit) as scope:
+                # If the write failed, the server may have answered early (a 413 to a big
+                # upload) and closed: read on, and report the write error only if no response
+                # came.
+                write_error = await _send_request(codec, stream, out, scope, write_timeout)
+            if scope.cancelled_caught:
+                if past(deadline):
+                    raise DeadlineExceeded(
+                        "The call's deadline passed while sending", request=request
+                    )
+                raise httpx.WriteTimeout("Timed out sending the request", request=request)
+        reading = True
+        receive_within = conn.receive_within
+        while True:
+            head = codec.head
+            if head is not None:
+                if write_error is not None:
+                    conn.eof = True  # the request went out incomplete: never reuse
+                return head, codec.take(), codec.complete
+            try:
+                # The read timeout bounds each read, as httpx's own transport does.
+                data = await receive_within(READ_SIZE, read_timeout, deadline)
+            except anyio.EndOfStream:
+                data = b""
+            if not data:
+                if not received:
+                    raise _no_response(request, reused, write_error, None)
+                conn.eof = True
+            received = True
+            codec.feed(data)
+    except TimeoutError:
+        if not reading:
+            raise  # the body's producer's own (a read timeout is only ever raised while reading)
+        if past(deadline):
+            raise DeadlineExceeded(
+                "The call's deadline passed waiting for the response", request=request
+            ) from None
+        raise httpx.ReadTimeout("Timed out reading the response", request=request) from None
     except RemoteProtocolFailure as exc:
         raise httpx.RemoteProtocolError(str(exc), request=request) from exc
     except LocalProtocolFailure as exc:
@@ -326,14 +405,10 @@ async def exchange(
         if not received:
             raise _no_response(request, reused, write_error, exc) from exc
         raise httpx.ReadError(_describe(exc), request=request) from exc
-    # Only reached when the scope's own deadline cancelled the exchange.
-    if reading:
-        raise httpx.ReadTimeout("Timed out reading the response", request=request)
-    raise httpx.WriteTimeout("Timed out sending the request", request=request)
 
 
 def _no_response(
-    request: httpx.Request,
+    request: httpx.Request | None,
     reused: bool,
     write_error: BaseException | None,
     read_error: BaseException | None,
@@ -371,23 +446,28 @@ async def release(slots: Slots[Connection], conn: Connection) -> None:
         await slots.put_back(conn)
 
 
-async def _read_more(conn: Connection, read_timeout: float | None) -> None:
-    """One read from the socket into the codec, under the read timeout (an end of file too)."""
-    with anyio.fail_after(read_timeout):  # each read, as httpx's own transport times them
-        try:
-            data = await conn.stream.receive(READ_SIZE)
-        except anyio.EndOfStream:
-            data = b""
+async def _read_more(
+    conn: Connection, read_timeout: float | None, deadline: float | None = None
+) -> None:
+    """One read from the socket into the codec, under the read timeout and the call's deadline
+    (an end of file too); TimeoutError when either passes."""
+    try:
+        # Each read is timed, as httpx's own transport times them.
+        data = await conn.receive_within(READ_SIZE, read_timeout, deadline)
+    except anyio.EndOfStream:
+        data = b""
     if not data:
         conn.eof = True
     conn.codec.feed(data)
 
 
-async def read_rest(conn: Connection, chunks: list[bytes], read_timeout: float | None) -> None:
+async def read_rest(
+    conn: Connection, chunks: list[bytes], read_timeout: float | None, deadline: float | None
+) -> None:
     """Read the rest of a body into ``chunks``; raises what the socket or the codec raised."""
     codec = conn.codec
     while not codec.complete:
-        await _read_more(conn, read_timeout)
+        await _read_more(conn, read_timeout, deadline)
         chunks += codec.take()
 
 
@@ -457,9 +537,15 @@ class ResponseBody(httpx.AsyncByteStream):
             await self._slots.discard(conn)
 
 
-def map_read_error(exc: BaseException, request: httpx.Request) -> httpx.TransportError | None:
+def map_read_error(
+    exc: BaseException, request: httpx.Request | None, deadline: float | None = None
+) -> httpx.TransportError | None:
     """httpx's exception for a failure while reading a body; None if it is not a read failure."""
     if isinstance(exc, TimeoutError):
+        if past(deadline):
+            return DeadlineExceeded(
+                "The call's deadline passed reading the response body", request=request
+            )
         return httpx.ReadTimeout("Timed out reading the response body", request=request)
     if isinstance(exc, RemoteProtocolFailure):
         return httpx.RemoteProtocolError(str(exc), request=request)

@@ -16,13 +16,16 @@ for a client, this module does:
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 import httptools
 
 from ._codec import (
+    CALL_SPECIAL,
     MAX_HEAD_SIZE,
     TOKEN,
+    HeadFields,
     InvalidRequest,
     LocalProtocolFailure,
     RemoteProtocolFailure,
@@ -250,6 +253,17 @@ class HttptoolsCodec:
         self._keep_alive = self._parser.should_keep_alive()
 
 
+class _Checked:
+    """A client's shared header fields, checked: their bytes, and what the head needs of them."""
+
+    __slots__ = ("block", "close", "hosts")
+
+    def __init__(self, block: bytes, hosts: int, close: bool) -> None:
+        self.block = block
+        self.hosts = hosts
+        self.close = close
+
+
 class HttptoolsDialect:
     """httptools as the pool's protocol library."""
 
@@ -257,8 +271,77 @@ class HttptoolsDialect:
 
     def prepare(self, request: httpx.Request) -> Prepared:
         """Validate ``request`` as h11 would and write its head."""
-        method = request.method.encode("ascii", "replace")  # "?" is not a token character
-        target = request.url.raw_path
+        return self._prepare(request.method, request.url.raw_path, request.headers.raw)
+
+    def prepare_call(
+        self,
+        method: str,
+        target: bytes,
+        fields: HeadFields,
+        extra: Mapping[str, str],
+        length: int | None,
+    ) -> Prepared:
+        """`prepare()` for a request given by its parts: the shared fields are checked once."""
+        if fields.special or not fields.names.isdisjoint(name.lower() for name in extra):
+            # A call's header replaces a shared one, or framing is in play: check them together.
+            merged = fields.merged(extra)
+            if length is not None:
+                merged.append((b"Content-Length", str(length).encode("ascii")))
+            return self._prepare(method, target, merged)
+        checked = fields.checked.get("httptools")
+        if checked is None:
+            checked = fields.checked["httptools"] = self._check_shared(fields)
+        assert isinstance(checked, _Checked)
+        encoded = method.encode("ascii", "replace")
+        if not TOKEN.fullmatch(encoded) or not _TARGET.fullmatch(target):
+            raise InvalidRequest
+        lines = [encoded, b" ", target, b" HTTP/1.1\r\n", checked.block]
+        append = lines.append
+        token = TOKEN.fullmatch
+        field_value = _FIELD_VALUE.fullmatch
+        for name, value in extra.items():
+            raw_name = name.encode("utf-8")
+            raw_value = value.encode("utf-8")
+            if not token(raw_name) or not field_value(raw_value):
+                raise InvalidRequest
+            if name.lower() in CALL_SPECIAL:  # (framing headers go the general way)
+                merged = fields.merged(extra)
+                if length is not None:
+                    merged.append((b"Content-Length", str(length).encode("ascii")))
+                return self._prepare(method, target, merged)
+            append(raw_name)
+            append(b": ")
+            append(raw_value)
+            append(b"\r\n")
+        if checked.hosts != 1:
+            raise InvalidRequest
+        if length is not None:
+            append(b"Content-Length: %d\r\n\r\n" % length)
+        else:
+            append(b"\r\n")
+        return Prepared(b"".join(lines), length or 0, False, checked.close, encoded == b"HEAD")
+
+    def _check_shared(self, fields: HeadFields) -> _Checked:
+        token = TOKEN.fullmatch
+        field_value = _FIELD_VALUE.fullmatch
+        lines: list[bytes] = []
+        hosts = 0
+        close = False
+        for name, value in fields.raw:
+            if not token(name) or not field_value(value):
+                raise InvalidRequest
+            lowered = name.lower()
+            if lowered == b"host":
+                hosts += 1
+            elif lowered == b"connection":
+                close = close or any(part.strip().lower() == b"close" for part in value.split(b","))
+            lines += (name, b": ", value, b"\r\n")
+        return _Checked(b"".join(lines), hosts, close)
+
+    def _prepare(
+        self, method_name: str, target: bytes, fields: list[tuple[bytes, bytes]]
+    ) -> Prepared:
+        method = method_name.encode("ascii", "replace")  # "?" is not a token character
         if not TOKEN.fullmatch(method) or not _TARGET.fullmatch(target):
             raise InvalidRequest
         lines = [method, b" ", target, b" HTTP/1.1\r\n"]
@@ -268,7 +351,7 @@ class HttptoolsDialect:
         length: bytes | None = None
         chunked = close = False
         hosts = 0
-        for name, value in request.headers.raw:
+        for name, value in fields:
             if not token(name) or not field_value(value):
                 raise InvalidRequest
             lowered = name.lower()

@@ -25,6 +25,8 @@ import anyio.abc
 import anyio.lowlevel
 from anyio.streams.tls import TLSStream
 
+from ._deadlines import limit_of
+
 __all__ = ["PoolTLSStream", "SocketStream", "connect_socket", "connect_tcp"]
 
 YIELD_EVERY = 16
@@ -73,6 +75,30 @@ class SocketStream(anyio.abc.ByteStream):
             if not data:
                 raise anyio.EndOfStream
             return data
+
+    async def receive_within(
+        self, max_bytes: int, seconds: float | None, deadline: float | None
+    ) -> bytes:
+        """`receive()`, raising TimeoutError if it waits ``seconds`` or until the backend's
+        clock reaches ``deadline`` (either may be None); no timer unless it has to wait."""
+        if self._streak < YIELD_EVERY and not self._closed:
+            try:
+                data = self._sock.recv(max_bytes)
+            except _WOULD_BLOCK:
+                pass
+            except OSError as exc:
+                raise anyio.BrokenResourceError from exc
+            else:
+                self._streak += 1
+                if not data:
+                    raise anyio.EndOfStream
+                return data
+        limit = limit_of(seconds, deadline)
+        if limit is None:
+            return await self.receive(max_bytes)
+        with anyio.CancelScope(deadline=limit):
+            return await self.receive(max_bytes)
+        raise TimeoutError
 
     async def send(self, item: bytes) -> None:
         """Send all of ``item``, waiting for the socket to drain as needed (back-pressure)."""

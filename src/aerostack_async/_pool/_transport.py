@@ -16,15 +16,23 @@ import anyio.abc
 import httpx
 import sniffio
 
-from ._codec import Dialect, ResponseHead, dialect
+from ._codec import (
+    Dialect,
+    HeadFields,
+    InvalidRequest,
+    ResponseHead,
+    dialect,
+    explain_invalid_parts,
+)
+from ._deadlines import DeadlineExceeded, past
 from ._fork import track
 from ._http11 import (
     Connection,
+    Outgoing,
     ResponseBody,
     StaleConnection,
     exchange,
     map_read_error,
-    prepare,
     read_rest,
     release,
 )
@@ -45,6 +53,21 @@ _HTTP_VERSIONS = {b"1.1": b"HTTP/1.1", b"1.0": b"HTTP/1.0"}
 # client retry these on its own). PUT and DELETE are idempotent, not safe: a second one is a
 # second attempt the caller did not ask for (retry=None means one).
 _REPLAYABLE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
+# httpx sends ``Content-Length: 0`` for these when there is no body; the fast path does too.
+_SENDS_LENGTH = frozenset({"POST", "PUT", "PATCH"})
+
+
+class _Counter:
+    """How often a path ran (tests check the fast path is the one taken)."""
+
+    __slots__ = ("taken",)
+
+    def __init__(self) -> None:
+        self.taken = 0
+
+
+fetches = _Counter()
+"""Requests sent by `AsyncPoolTransport.fetch()`, the fast path (no ``httpx.Request``)."""
 
 
 def pool_applies(*, http2: bool = False, proxy: object = None, trust_env: bool = True) -> bool:
@@ -114,21 +137,18 @@ class Fetched:
     `response()`, which decodes it as httpx does.
     """
 
-    __slots__ = ("body", "elapsed", "head", "plain", "request", "status_code")
+    __slots__ = ("body", "elapsed", "head", "plain", "status_code")
 
-    def __init__(
-        self, head: ResponseHead, body: bytes, request: httpx.Request, elapsed: float
-    ) -> None:
+    def __init__(self, head: ResponseHead, body: bytes, elapsed: float) -> None:
         self.head = head
         self.elapsed = elapsed  # seconds from sending the request to the end of the body
         self.status_code = head.status_code
         self.body = body
-        self.request = request
         self.plain = not any(name.lower() == b"content-encoding" for name, _ in head.headers)
 
-    def response(self) -> httpx.Response:
-        """The ``httpx.Response``, body read (and decoded)."""
-        response = _response(self.head, httpx.ByteStream(self.body), self.request)
+    def response(self, request: httpx.Request) -> httpx.Response:
+        """The ``httpx.Response`` to ``request``, body read (and decoded)."""
+        response = _response(self.head, httpx.ByteStream(self.body), request)
         response.read()
         response.elapsed = timedelta(seconds=self.elapsed)
         return response
@@ -209,7 +229,9 @@ class AsyncPoolTransport(httpx.AsyncBaseTransport):
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         """Send ``request`` on a pooled connection and return the response, body streaming."""
-        conn, head, chunks, complete, timeouts = await self._exchange(request)
+        timeouts = request.extensions.get("timeout") or _NO_TIMEOUTS
+        out = Outgoing.of(self._dialect, request)  # validated before any connection is touched
+        conn, head, chunks, complete = await self._exchange(out, request.url, timeouts)
         slots = self._slots
         if complete:
             await release(slots, conn)
@@ -218,67 +240,95 @@ class AsyncPoolTransport(httpx.AsyncBaseTransport):
             body = ResponseBody(chunks, conn, slots, timeouts.get("read"), request)
         return _response(head, body, request)
 
-    async def fetch(self, request: httpx.Request) -> Fetched:
-        """Send ``request`` and read its whole response.
+    async def fetch(
+        self,
+        method: str,
+        url: httpx.URL,
+        fields: HeadFields,
+        extra: Mapping[str, str],
+        content: bytes | None,
+        timeouts: Mapping[str, Any],
+        deadline: float | None = None,
+    ) -> Fetched:
+        """Send a request given by its parts and read its whole response.
 
         The library's own calls (small JSON bodies) come here instead of through
-        ``httpx.AsyncClient.send``: the same exchange, without the per-request layers (auth,
-        redirects, cookies, a body stream) those calls never use. The result becomes an
-        ``httpx.Response`` only if someone needs one (`Fetched.response()`).
+        ``httpx.AsyncClient.send``: the same exchange, without an ``httpx.Request`` or the
+        per-request layers (auth, redirects, cookies, a body stream) those calls never use.
+        ``fields`` are the client's shared headers (checked once), ``extra`` the call's own;
+        a body gets its ``Content-Length`` (none: ``Content-Length: 0`` for POST, PUT and PATCH,
+        as httpx sends). ``deadline`` (the backend clock's time, or None) bounds every phase:
+        waiting for a connection, connecting, each read; once it passes, DeadlineExceeded. The
+        result becomes an ``httpx.Response`` only if someone needs one (`Fetched.response()`).
         """
         started = time.perf_counter()
-        conn, head, chunks, complete, timeouts = await self._exchange(request)
+        if content is not None:
+            length: int | None = len(content)
+        else:
+            length = 0 if method in _SENDS_LENGTH else None
+        try:
+            prepared = self._dialect.prepare_call(method, url.raw_path, fields, extra, length)
+        except InvalidRequest:
+            merged = fields.merged(extra)
+            raise httpx.LocalProtocolError(
+                explain_invalid_parts(method, url.path, merged)
+            ) from None
+        expect = "expect" in fields.names or any(name.lower() == "expect" for name in extra)
+        out = Outgoing(method, prepared, content or b"", None, expect, None, deadline)
+        if expect:
+            merged = fields.merged(extra)
+            out.expect = any(
+                name.lower() == b"expect" and value.lower() == b"100-continue"
+                for name, value in merged
+            )
+        fetches.taken += 1
+        conn, head, chunks, complete = await self._exchange(out, url, timeouts)
         slots = self._slots
         if not complete:
             try:
-                await read_rest(conn, chunks, timeouts.get("read"))
+                await read_rest(conn, chunks, timeouts.get("read"), deadline)
             except BaseException as exc:
                 await slots.discard(conn)
-                mapped = map_read_error(exc, request)
+                mapped = map_read_error(exc, None, deadline)
                 if mapped is None:
                     raise
                 raise mapped from exc
         await release(slots, conn)
         body = chunks[0] if len(chunks) == 1 else b"".join(chunks)
-        return Fetched(head, body, request, time.perf_counter() - started)
+        return Fetched(head, body, time.perf_counter() - started)
 
     async def _exchange(
-        self, request: httpx.Request
-    ) -> tuple[Connection, ResponseHead, list[bytes], bool, Mapping[str, Any]]:
-        """Send ``request`` on a pooled connection (again on a stale one if safe); read the head."""
-        url = request.url
+        self, out: Outgoing, url: httpx.URL, timeouts: Mapping[str, Any]
+    ) -> tuple[Connection, ResponseHead, list[bytes], bool]:
+        """Send ``out`` on a pooled connection (again on a stale one if safe); read the head."""
         scheme = url.raw_scheme
         default_port = _DEFAULT_PORTS.get(scheme)
         if default_port is None:
             raise httpx.UnsupportedProtocol(
                 f"Request URL has an unsupported protocol '{scheme.decode('ascii')}://'.",
-                request=request,
+                request=out.request,
             )
         origin: Origin = (scheme, url.raw_host, url.port or default_port)
-        timeouts = request.extensions.get("timeout") or _NO_TIMEOUTS
-        prepared = prepare(self._dialect, request)  # validates before any connection is touched
         slots = self._slots
-        conn = slots.take_idle(origin) or await self._checkout(origin, timeouts, request)
+        conn = slots.take_idle(origin) or await self._checkout(origin, timeouts, out)
         while conn.served and conn.unfit_for_reuse():
             # Bytes arrived on it while it idled (an unasked response, a close): reading them as
             # the answer to this request would put every later answer one behind.
             await slots.discard(conn)
-            conn = slots.take_idle(origin) or await self._checkout(origin, timeouts, request)
+            conn = slots.take_idle(origin) or await self._checkout(origin, timeouts, out)
         try:
-            head, chunks, complete = await exchange(conn, request, prepared, timeouts)
+            head, chunks, complete = await exchange(conn, out, timeouts)
         except StaleConnection as stale:
             await slots.discard(conn)
-            if request.method not in _REPLAYABLE_METHODS or not isinstance(
-                request.stream, httpx.ByteStream
-            ):
+            if out.method not in _REPLAYABLE_METHODS or out.content is None:
                 # The server may have received it before it closed: only the caller may decide
                 # to send it again.
                 raise stale.error from stale.__cause__
             # Its idle neighbours are as old or older: likely dropped too.
             await slots.drop_idle(origin)
-            conn = await self._checkout(origin, timeouts, request)
+            conn = await self._checkout(origin, timeouts, out)
             try:
-                head, chunks, complete = await exchange(conn, request, prepared, timeouts)
+                head, chunks, complete = await exchange(conn, out, timeouts)
             except StaleConnection as again:  # pragma: no cover - a new connection is never reused
                 await slots.discard(conn)
                 raise again.error from again.__cause__
@@ -288,27 +338,48 @@ class AsyncPoolTransport(httpx.AsyncBaseTransport):
         except BaseException:
             await slots.discard(conn)
             raise
-        return conn, head, chunks, complete, timeouts
+        return conn, head, chunks, complete
 
     async def _checkout(
-        self, origin: Origin, timeouts: Mapping[str, Any], request: httpx.Request
+        self, origin: Origin, timeouts: Mapping[str, Any], out: Outgoing
     ) -> Connection:
+        deadline = out.deadline
+        pool_timeout = timeouts.get("pool")
+        wait = pool_timeout
+        if deadline is not None:
+            left = max(0.0, deadline - anyio.current_time())
+            wait = left if wait is None else min(wait, left)
         try:
-            conn = await self._slots.acquire(origin, timeouts.get("pool"))
+            conn = await self._slots.acquire(origin, wait)
         except SlotTimeout:
+            if past(deadline):
+                raise DeadlineExceeded(
+                    "The call's deadline passed waiting for a connection", request=out.request
+                ) from None
             raise httpx.PoolTimeout(
-                "Timed out waiting for a connection from the pool", request=request
+                "Timed out waiting for a connection from the pool", request=out.request
             ) from None
         if conn is not None:
             return conn
         try:
-            return await self._connect(origin, timeouts.get("connect"), request)
+            connect_timeout = timeouts.get("connect")
+            if deadline is not None:
+                left = max(0.0, deadline - anyio.current_time())
+                connect_timeout = left if connect_timeout is None else min(connect_timeout, left)
+            try:
+                return await self._connect(origin, connect_timeout, out.request)
+            except httpx.ConnectTimeout:
+                if past(deadline):
+                    raise DeadlineExceeded(
+                        "The call's deadline passed while connecting", request=out.request
+                    ) from None
+                raise
         except BaseException:
             self._slots.release_slot()
             raise
 
     async def _connect(
-        self, origin: Origin, connect_timeout: float | None, request: httpx.Request
+        self, origin: Origin, connect_timeout: float | None, request: httpx.Request | None
     ) -> Connection:
         scheme, raw_host, port = origin
         host = raw_host.decode("ascii")
