@@ -314,24 +314,50 @@ def _start_portal(
 
 
 class _Pending:
-    """One call made through a `_Hop`: run as its own task on the loop."""
+    """One call made through a `_Hop`: run as its own task on the loop, its outcome handed back
+    through a lock the caller blocks on (released once, by the loop thread, when it is done).
 
-    __slots__ = ("args", "cancel_call", "cancelled", "func", "future", "trace")
+    A bare lock is the cheapest cross-thread wake-up CPython has (a ``concurrent.futures.Future``
+    waits on a condition built on one, with a new lock per wait), and waiting on it can still be
+    interrupted by Ctrl-C.
+    """
+
+    __slots__ = ("_done", "args", "cancel_call", "cancelled", "failed", "finished", "func",
+                 "outcome", "trace")  # fmt: skip
 
     def __init__(self, func: Callable[..., Any], args: tuple[Any, ...]) -> None:
         self.func = func
         self.args = args
-        self.future: Future[Any] = Future()
+        self._done = threading.Lock()
+        self._done.acquire()  # (released when the outcome is in)
+        self.finished = False
+        self.failed = False
+        self.outcome: Any = None
         self.cancelled = False
         self.cancel_call: Callable[[], object] | None = None  # the task's or scope's cancel()
         # The caller's OpenTelemetry context, when tracing is on: the call's span is its child.
         self.trace = _tracing.caller_context()
 
+    def _finish(self, outcome: Any, failed: bool) -> None:
+        self.outcome = outcome
+        self.failed = failed
+        self.finished = True
+        self._done.release()
+
+    def result(self) -> Any:
+        """Block until the call is done; return its result or raise its exception."""
+        self._done.acquire()
+        outcome = self.outcome
+        if self.failed:
+            self.outcome = None  # (no cycle through the traceback)
+            raise outcome
+        return outcome
+
     async def run(self) -> None:
-        """Run the call, its outcome to the future (never raised: on trio this is a system
+        """Run the call, its outcome to the caller (never raised: on trio this is a system
         task, and the caller's thread is the one that wants it)."""
         if self.cancelled:
-            self.future.set_exception(KeyboardInterrupt())
+            self._finish(KeyboardInterrupt(), True)
             return
         if self.trace is not None:
             _tracing.enter_context(self.trace)  # (this task's own context, gone when it ends)
@@ -340,9 +366,9 @@ class _Pending:
             if inspect.isawaitable(result):
                 result = await result
         except BaseException as exc:  # handed to the caller's thread, whole
-            self.future.set_exception(exc)
+            self._finish(exc, True)
             return
-        self.future.set_result(result)
+        self._finish(result, False)
 
     async def run_in_scope(self) -> None:
         """`run()` in a trio cancel scope that `cancel()` can cancel."""
@@ -361,7 +387,7 @@ class _Pending:
 
 class _Hop:
     """The sync facade's way onto the portal's loop for one call: one thread-safe callback that
-    starts a task, and the caller waiting on a ``concurrent.futures.Future``.
+    starts a task, and the caller waiting on a lock that the task releases.
 
     ``BlockingPortal.start_task_soon`` costs three thread handoffs a call (schedule the spawn,
     wait for it to be spawned in the portal's task group, wait for the result) and two cancel
@@ -401,9 +427,9 @@ class _Hop:
                 raise SyncClientClosedError("the client's event loop has stopped") from None
             # (A Ctrl-C can land as soon as the call is submitted, even before this line: the
             # loop thread may already be running it.)
-            return pending.future.result()
+            return pending.result()
         except BaseException:
-            if not pending.future.done():
+            if not pending.finished:
                 # Ctrl-C (or any other interruption) while waiting: cancel the work on the loop.
                 with contextlib.suppress(RuntimeError):
                     self._submit(pending.cancel)
