@@ -88,11 +88,18 @@ class TrioStream(anyio.abc.ByteStream):
         size = max_bytes if max_bytes < RECEIVE_SIZE else RECEIVE_SIZE
         data = self._read_now(size)
         if data is None:
-            if seconds is None and deadline is None:
-                return await self._read_waiting(size)
-            with trio.CancelScope(deadline=_limit(seconds, deadline)):
-                return await self._read_waiting(size)
-            raise TimeoutError
+            # Nothing yet: let the other tasks run, then look again before parking on the
+            # socket (a wait costs an epoll registration and a wake-up; from a fast peer, the
+            # bytes have most often come in the meantime).
+            self._streak = 0
+            await trio.lowlevel.checkpoint()
+            data = self._read_now(size)
+            if data is None:
+                if seconds is None and deadline is None:
+                    return await self._read_waiting(size)
+                with trio.CancelScope(deadline=_limit(seconds, deadline)):
+                    return await self._read_waiting(size)
+                raise TimeoutError
         self._streak += 1
         if not data:
             raise anyio.EndOfStream
