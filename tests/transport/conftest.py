@@ -27,21 +27,20 @@ STREAMS = ["native", "socket"]
 
 @pytest.fixture(params=STREAMS, autouse=True)
 def pool_stream(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
-    """On asyncio every test runs on the asyncio-native stream and on the portable socket one."""
+    """Every test runs on the backend's native stream (asyncio's protocol, or trio's own) and on
+    the portable socket one."""
     monkeypatch.setenv(STREAM_ENV, "auto" if request.param == "native" else "socket")
     return request.param  # type: ignore[no-any-return]
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """httpx's own transport does not use our parser or stream, and trio has one stream: run
-    those once, not once per parser or stream."""
+    """httpx's own transport does not use our parser or stream: run those once, not once per
+    parser or stream."""
     keep, drop = [], []
     for item in items:
         params = getattr(getattr(item, "callspec", None), "params", {})
-        backend = params.get("anyio_backend", (None,))[0]
         if (params.get("kind") == "httpx" and params.get("parser") != PARSERS[0]) or (
-            params.get("pool_stream", STREAMS[0]) != STREAMS[0]
-            and (params.get("kind") == "httpx" or backend != "asyncio")
+            params.get("pool_stream", STREAMS[0]) != STREAMS[0] and params.get("kind") == "httpx"
         ):
             drop.append(item)
         else:

@@ -1,4 +1,5 @@
-"""The asyncio-native stream: taken on asyncio (uvloop too), never on trio; its own behaviour.
+"""The asyncio-native stream: taken on asyncio (uvloop too), never on trio (which gets its own,
+see test_trio_stream.py); its own behaviour.
 
 The whole conformance suite also runs over it (the ``pool_stream`` parameter in conftest.py);
 these tests prove which stream a connection actually got, and check what only this stream does:
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 import gc
 import ssl
+import sys
 
 import anyio
 import anyio.abc
@@ -30,10 +32,10 @@ def _streams(transport: AsyncPoolTransport) -> list[object]:
     return [conn.stream for conn in transport._connections]
 
 
-async def test_asyncio_gets_the_native_stream_and_trio_the_socket_one(
+async def test_each_backend_gets_its_native_stream_unless_told_socket(
     anyio_backend: tuple[str, dict[str, object]], pool_stream: str
 ) -> None:
-    before = _asyncio_stream.opened
+    before = _asyncio_stream.opened, _trio_opened()
     transport = AsyncPoolTransport()
     async with (
         serve(serve_forever) as server,
@@ -41,12 +43,23 @@ async def test_asyncio_gets_the_native_stream_and_trio_the_socket_one(
     ):
         assert (await client.get(server.url)).text == "ok"
         (stream,) = _streams(transport)
-        if anyio_backend[0] == "asyncio" and pool_stream == "native":
-            assert type(stream) is AsyncioStream
-            assert _asyncio_stream.opened == before + 1
-        else:
+        if pool_stream == "socket":
             assert type(stream) is SocketStream
-            assert _asyncio_stream.opened == before
+            assert (_asyncio_stream.opened, _trio_opened()) == before
+        elif anyio_backend[0] == "asyncio":
+            assert type(stream) is AsyncioStream
+            assert (_asyncio_stream.opened, _trio_opened()) == (before[0] + 1, before[1])
+        else:
+            from aerostack_async._pool._trio_stream import TrioStream
+
+            assert type(stream) is TrioStream
+            assert (_asyncio_stream.opened, _trio_opened()) == (before[0], before[1] + 1)
+
+
+def _trio_opened() -> int:
+    """Streams opened by the trio module (0 if it was never imported: it is trio's only)."""
+    module = sys.modules.get("aerostack_async._pool._trio_stream")
+    return 0 if module is None else int(module.opened)
 
 
 async def test_tls_on_asyncio_is_asyncio_s_ssl_transport(
@@ -63,6 +76,12 @@ async def test_tls_on_asyncio_is_asyncio_s_ssl_transport(
             assert isinstance(stream, AsyncioStream)
             assert stream._transport is not None
             assert stream._transport.get_extra_info("ssl_object") is not None
+        elif pool_stream == "native":
+            from aerostack_async._pool._trio_stream import TrioTLSStream
+
+            # trio: an SSLObject of our own on the socket, answering the reuse check itself.
+            assert isinstance(stream, TrioTLSStream)
+            assert transport._connections.copy().pop().tcp is stream
         else:
             # anyio's TLSStream over the socket stream, answering the reuse check itself.
             assert isinstance(stream, PoolTLSStream)

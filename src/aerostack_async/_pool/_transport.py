@@ -40,8 +40,9 @@ from ._slots import Origin, Slots, SlotTimeout
 from ._socket import PoolTLSStream, SocketStream, connect_tcp
 
 STREAM_ENV = "AEROSTACK_POOL_STREAM"
-"""``auto`` (the default: the asyncio-native stream on asyncio, the socket stream on trio) or
-``socket`` (the portable socket stream everywhere, to compare or to rule the native one out)."""
+"""``auto`` (the default: a stream native to the running backend, `._asyncio_stream` on asyncio
+and uvloop, `._trio_stream` on trio) or ``socket`` (the portable socket stream, with anyio's TLS,
+everywhere: to compare, or to rule the native ones out)."""
 
 DEFAULT_LIMITS = httpx.Limits(max_connections=100, max_keepalive_connections=20, keepalive_expiry=5)
 """httpx's own defaults, so that swapping transports changes nothing but the speed."""
@@ -386,7 +387,21 @@ class AsyncPoolTransport(httpx.AsyncBaseTransport):
         tls = scheme == b"https"
         try:
             with anyio.fail_after(connect_timeout):
-                if self._native_stream and sniffio.current_async_library() == "asyncio":
+                library = sniffio.current_async_library() if self._native_stream else None
+                if library == "trio":
+                    # trio: a socket waited on with trio's own primitives, TLS on an SSLObject
+                    # of our own (imported here: trio is running, so it is installed).
+                    from ._trio_stream import connect as trio_connect
+
+                    own = await trio_connect(host, port, self._tls_context() if tls else None)
+                    return Connection(
+                        own,
+                        origin,
+                        self._connections,
+                        self._dialect.codec(),
+                        cast("SocketStream", own),  # the same interface (has_unread, forget)
+                    )
+                if library == "asyncio":
                     # asyncio (uvloop too): a protocol-fed stream, TLS by asyncio's transport.
                     # (Imported here: asyncio is loaded by then, and a trio program never is.)
                     from ._asyncio_stream import connect as asyncio_connect
