@@ -411,12 +411,12 @@ class Transport:
                 first = exc
             # Retrying (rare): the backoff waits too must end by the deadline.
             with anyio.CancelScope(deadline=deadline) as scope:
-                return await self._retry_after(first, attempt, retry, deadline, method, path)
+                return await self._retry_after(first, attempt, retry, deadline, method, path, total)
         else:
             with anyio.CancelScope(deadline=deadline) as scope:
-                return await self._with_retries(attempt, retry, deadline, method, path)
+                return await self._with_retries(attempt, retry, deadline, method, path, total)
         if scope.cancelled_caught:
-            raise APITimeoutError(f"{method} {path}: no response within the {total} s deadline")
+            raise _deadline_error(method, path, total)
         raise AssertionError("unreachable")  # pragma: no cover
 
     async def _with_retries(
@@ -426,12 +426,13 @@ class Transport:
         deadline: float | None,
         method: str,
         path: str,
+        total: float | None = None,
     ) -> WireResponse:
         try:
             return await attempt()
         except (APIConnectionError, APIStatusError) as exc:
             first = exc
-        return await self._retry_after(first, attempt, policy, deadline, method, path)
+        return await self._retry_after(first, attempt, policy, deadline, method, path, total)
 
     async def _retry_after(
         self,
@@ -441,6 +442,7 @@ class Transport:
         deadline: float | None,
         method: str,
         path: str,
+        total: float | None = None,
     ) -> WireResponse:
         """After the first attempt failed with ``failure``: retry if the policy and the error
         allow it, else raise ``failure``."""
@@ -450,7 +452,8 @@ class Transport:
         if hook(failure) is False:
             raise failure
         if deadline is not None and anyio.current_time() >= deadline:
-            raise failure  # (no time left for another attempt)
+            # No time left for another attempt: the deadline is why the call ends.
+            raise _deadline_error(method, path, total) from failure
         first: BaseException | None = failure
 
         # Imported here, not at module level: it costs ~50 ms of import time and only a call
@@ -561,7 +564,14 @@ def _call_headers(
     if idempotency_key is not None:
         extra["Idempotency-Key"] = idempotency_key
     if headers:
-        extra.update(headers)
+        for name, value in headers.items():
+            if extra:
+                # Header names are case-insensitive: a later spelling replaces an earlier one
+                # (as httpx.Headers does), so that no header goes out twice.
+                lowered = name.lower()
+                for present in [present for present in extra if present.lower() == lowered]:
+                    del extra[present]
+            extra[name] = value
     return extra
 
 
@@ -674,6 +684,13 @@ def _merge_extra(headers: Mapping[str, str] | None, extra: Mapping[str, str]) ->
     if not headers:
         return extra
     return {**headers, **extra}
+
+
+def _deadline_error(method: str, path: str, total: float | None) -> APITimeoutError:
+    """The call's whole deadline passed: sending again cannot beat it (not retryable)."""
+    return APITimeoutError(
+        f"{method} {path}: no response within the {total} s deadline", retryable=False
+    )
 
 
 def _check_idempotency_key(value: object) -> None:

@@ -8,9 +8,13 @@ whatever a failure carries.
 
 from __future__ import annotations
 
+import socket
 import time
+from collections.abc import Awaitable, Callable
+from contextlib import suppress
 
 import anyio
+import anyio.abc
 import httpx
 import pytest
 
@@ -149,3 +153,74 @@ async def test_the_deadline_bounds_the_wait_for_a_pooled_connection(
                 await client.cache.get("k", timeout=Timeout(pool=30, read=30, total=0.3))
             tg.cancel_scope.cancel()
     assert len(server.received) == 1  # the second call never had a connection to send on
+
+
+async def _endless_body(peer: Peer) -> None:
+    """Answer with a body announced as 1 GiB that keeps coming (a read never has to wait)."""
+    await peer.read_request()
+    await peer.send(
+        b'HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n"'
+        % (1 << 30)
+    )
+    chunk = b"a" * (1 << 20)
+    with suppress(anyio.BrokenResourceError, anyio.ClosedResourceError, OSError):
+        for _ in range(1 << 10):
+            await peer.send(chunk)
+
+
+async def _trickled_head(peer: Peer) -> None:
+    """Answer one byte at a time, each well within the read timeout."""
+    await peer.read_request()
+    with suppress(anyio.BrokenResourceError, anyio.ClosedResourceError, OSError):
+        for byte in response(OK_GET, content_type="application/json") * 100:
+            await peer.send(bytes([byte]))
+            await anyio.sleep(0.02)
+
+
+@pytest.mark.parametrize("handler", [_endless_body, _trickled_head], ids=["body", "head"])
+async def test_bytes_that_keep_coming_do_not_outlast_the_deadline(
+    make_client: ClientFactory, handler: Callable[[Peer], Awaitable[None]]
+) -> None:
+    async with serve(handler) as server:
+        client = make_client(base_url=server.base_url + "/v1", retry=None)
+        started = time.monotonic()
+        with pytest.raises(APITimeoutError, match="deadline"):
+            await client.cache.get("k", timeout=Timeout(read=30, total=0.3))
+        assert time.monotonic() - started < 5
+
+
+async def test_a_write_the_server_will_not_read_is_bounded(make_client: ClientFactory) -> None:
+    async def never_reads(peer: Peer) -> None:
+        # A small receive buffer, so the kernel cannot take the whole request on our behalf.
+        raw = peer.stream.extra(anyio.abc.SocketAttribute.raw_socket)
+        raw.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        await anyio.sleep_forever()
+
+    async with serve(never_reads) as server:
+        # A head larger than the socket buffers: the "one write that cannot block" blocks.
+        client = make_client(
+            base_url=server.base_url + "/v1",
+            retry=None,
+            default_headers={"X-Large": "x" * (8 << 20)},
+        )
+        started = time.monotonic()
+        with pytest.raises(APITimeoutError, match="WriteTimeout"):
+            await client.cache.get("k", timeout=Timeout(write=0.3, total=30))
+        assert time.monotonic() - started < 10
+
+
+async def test_a_header_is_sent_once_whatever_its_spelling(make_client: ClientFactory) -> None:
+    heads: list[bytes] = []
+
+    async def handler(peer: Peer) -> None:
+        await _raw_heads(peer, heads)
+
+    async with serve(handler) as server:
+        client = make_client(base_url=server.base_url + "/v1")
+        await client.cache.set(
+            "k", 1, idempotency_key="idem-1", extra_headers={"idempotency-key": "mine"}
+        )
+    lines = [line.lower() for line in heads[0].split(b"\r\n")[1:]]
+    assert [line for line in lines if line.startswith(b"idempotency-key:")] == [
+        b"idempotency-key: mine"
+    ]

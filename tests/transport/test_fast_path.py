@@ -4,14 +4,17 @@ timeout and a deadline without a cancel scope.
 - ``prepare_call`` writes the same head ``prepare`` writes for the same request, on both
   dialects; it refuses what ``prepare`` refuses (before a connection is touched); a call's own
   header replaces a shared one; framing headers take the general way.
-- ``receive_within`` on every stream: buffered bytes come back with no timer; a wait ends with
-  TimeoutError at its timeout or at the deadline, whichever is first; bytes that arrive in time
-  are returned.
+- ``receive_within`` and ``send_within`` on every stream: buffered bytes come back (and a write
+  the socket takes goes out) with no timer; a wait ends with TimeoutError at its timeout or at
+  the deadline, whichever is first; bytes that arrive in time are returned.
 """
 
 from __future__ import annotations
 
+import socket
+
 import anyio
+import anyio.abc
 import httpx
 import pytest
 
@@ -200,4 +203,26 @@ async def test_receive_within_returns_buffered_bytes_even_past_the_deadline() ->
         assert await conn.receive_within(1024, None, anyio.current_time() - 1) == b"here"
         with pytest.raises(TimeoutError):
             await conn.receive_within(1024, None, anyio.current_time() - 1)
+        await transport.aclose()
+
+
+async def test_send_within_times_out_only_when_the_socket_makes_it_wait() -> None:
+    async def answer_then_stop_reading(peer: Peer) -> None:
+        await peer.read_request()
+        await peer.send(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+        raw = peer.stream.extra(anyio.abc.SocketAttribute.raw_socket)
+        raw.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        await anyio.sleep_forever()
+
+    transport = AsyncPoolTransport()
+    async with serve(answer_then_stop_reading) as server:
+        conn = await _connection(transport, server.url)
+        with anyio.fail_after(10):
+            await conn.send_within(b"small", 0.2, None)  # fits: no wait, no timeout
+            started = anyio.current_time()
+            with pytest.raises(TimeoutError):
+                await conn.send_within(b"x" * (32 << 20), 0.2, None)
+            assert anyio.current_time() - started >= 0.15
+            with pytest.raises(TimeoutError):  # the deadline, well before the timeout
+                await conn.send_within(b"x" * (32 << 20), 30, anyio.current_time() + 0.2)
         await transport.aclose()

@@ -171,12 +171,7 @@ class AsyncioStream(anyio.abc.ByteStream, asyncio.Protocol):
             waiter = self._waiter = loop.create_future()
             timer = None
             if limit is None:
-                if seconds is not None:
-                    limit = loop.time() + seconds
-                    if deadline is not None and deadline < limit:
-                        limit = deadline
-                else:
-                    limit = deadline
+                limit = _limit(loop, seconds, deadline)
             if limit is not None:
                 timer = loop.call_at(limit, _expire, waiter)
             try:
@@ -188,6 +183,11 @@ class AsyncioStream(anyio.abc.ByteStream, asyncio.Protocol):
 
     async def send(self, item: bytes) -> None:
         """Send all of ``item``, waiting while the transport's buffer is full (back-pressure)."""
+        await self.send_within(item, None, None)
+
+    async def send_within(self, item: bytes, seconds: float | None, deadline: float | None) -> None:
+        """`send()`, raising TimeoutError if the transport's full buffer makes it wait
+        ``seconds`` or until the loop's clock reaches ``deadline``; a timer only then."""
         if self._streak >= YIELD_EVERY:
             self._streak = 0
             await anyio.lowlevel.checkpoint()
@@ -195,13 +195,22 @@ class AsyncioStream(anyio.abc.ByteStream, asyncio.Protocol):
         transport = self._transport
         assert transport is not None
         transport.write(item)
+        limit: float | None = None
         while self._writing_paused:
             self._streak = 0
-            waiter = self._drain_waiter = self._loop.create_future()
+            loop = self._loop
+            waiter = self._drain_waiter = loop.create_future()
+            timer = None
+            if limit is None:
+                limit = _limit(loop, seconds, deadline)
+            if limit is not None:
+                timer = loop.call_at(limit, _expire, waiter)
             try:
                 await waiter
             finally:
                 self._drain_waiter = None
+                if timer is not None:
+                    timer.cancel()
             self._check_writable()
         self._streak += 1
 
@@ -284,6 +293,17 @@ class AsyncioStream(anyio.abc.ByteStream, asyncio.Protocol):
             anyio.abc.SocketAttribute.local_address: sock.getsockname,
             anyio.abc.SocketAttribute.remote_address: sock.getpeername,
         }
+
+
+def _limit(
+    loop: asyncio.AbstractEventLoop, seconds: float | None, deadline: float | None
+) -> float | None:
+    """When a wait must end: ``seconds`` from now on ``loop``'s clock, or ``deadline`` if that
+    comes first (None: never)."""
+    if seconds is None:
+        return deadline
+    limit = loop.time() + seconds
+    return deadline if deadline is not None and deadline < limit else limit
 
 
 def _expire(waiter: asyncio.Future[None]) -> None:

@@ -58,6 +58,7 @@ class Connection:
         "origin",
         "receive_within",
         "registry",
+        "send_within",
         "served",
         "stream",
         "tcp",
@@ -86,6 +87,8 @@ class Connection:
         # timer only if it must wait), else under a cancel scope.
         own = getattr(stream, "receive_within", None)
         self.receive_within: ReceiveWithin = own if own is not None else _scoped(stream)
+        sends = getattr(stream, "send_within", None)
+        self.send_within: SendWithin = sends if sends is not None else _scoped_send(stream)
 
     def unfit_for_reuse(self) -> bool:
         """An idle connection the server has written to (or closed) since its last response."""
@@ -114,6 +117,25 @@ class Connection:
 ReceiveWithin = Callable[[int, "float | None", "float | None"], Awaitable[bytes]]
 """``receive_within(max_bytes, seconds, deadline)``: one receive, raising TimeoutError once
 ``seconds`` pass or the backend clock reaches ``deadline`` (either may be None)."""
+
+
+SendWithin = Callable[[bytes, "float | None", "float | None"], Awaitable[None]]
+"""``send_within(data, seconds, deadline)``: send all of ``data``, raising TimeoutError if the
+stream makes it wait past ``seconds`` or ``deadline`` (a timer only when it has to wait)."""
+
+
+def _scoped_send(stream: anyio.abc.ByteStream) -> SendWithin:
+    async def send_within(data: bytes, seconds: float | None, deadline: float | None) -> None:
+        limit = limit_of(seconds, deadline)
+        if limit is None:
+            await stream.send(data)
+            return
+        with anyio.CancelScope(deadline=limit):
+            await stream.send(data)
+            return
+        raise TimeoutError
+
+    return send_within
 
 
 def _scoped(stream: anyio.abc.ByteStream) -> ReceiveWithin:
@@ -349,10 +371,19 @@ async def exchange(
     try:
         small = _small_request(codec, out)
         if small is not None:
-            # An idle connection's socket buffer is empty and this fits in it.
+            # One write, with a timer only if the socket makes it wait (an idle connection's
+            # buffer is empty: a small request fits in it).
             try:
-                await stream.send(small)
+                await conn.send_within(small, timeouts.get("write"), deadline)
             except _IO_ERRORS as exc:
+                if isinstance(exc, TimeoutError):
+                    if past(deadline):
+                        raise DeadlineExceeded(
+                            "The call's deadline passed while sending", request=request
+                        ) from None
+                    raise httpx.WriteTimeout(
+                        "Timed out sending the request", request=request
+                    ) from None
                 write_error = exc
         else:
             write_timeout = timeouts.get("write")
@@ -376,6 +407,8 @@ async def exchange(
                 if write_error is not None:
                     conn.eof = True  # the request went out incomplete: never reuse
                 return head, codec.take(), codec.complete
+            if received and deadline is not None and anyio.current_time() >= deadline:
+                raise TimeoutError  # (a head that keeps trickling in: bytes never stop a read)
             try:
                 # The read timeout bounds each read, as httpx's own transport does.
                 data = await receive_within(READ_SIZE, read_timeout, deadline)
@@ -451,6 +484,9 @@ async def _read_more(
 ) -> None:
     """One read from the socket into the codec, under the read timeout and the call's deadline
     (an end of file too); TimeoutError when either passes."""
+    if deadline is not None and anyio.current_time() >= deadline:
+        # A body that keeps arriving never makes a read wait, so its timer would never fire.
+        raise TimeoutError
     try:
         # Each read is timed, as httpx's own transport times them.
         data = await conn.receive_within(READ_SIZE, read_timeout, deadline)

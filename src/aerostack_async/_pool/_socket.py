@@ -100,6 +100,29 @@ class SocketStream(anyio.abc.ByteStream):
             return await self.receive(max_bytes)
         raise TimeoutError
 
+    async def send_within(self, item: bytes, seconds: float | None, deadline: float | None) -> None:
+        """`send()`, raising TimeoutError if the socket makes it wait ``seconds`` or until the
+        backend's clock reaches ``deadline``; no timer unless it has to wait."""
+        if self._streak < YIELD_EVERY and not self._closed:
+            try:
+                sent = self._sock.send(item)
+            except _WOULD_BLOCK:
+                sent = 0
+            except OSError as exc:
+                raise anyio.BrokenResourceError from exc
+            if sent == len(item):
+                self._streak += 1
+                return
+            item = item[sent:]
+        limit = limit_of(seconds, deadline)
+        if limit is None:
+            await self.send(item)
+            return
+        with anyio.CancelScope(deadline=limit):
+            await self.send(item)
+            return
+        raise TimeoutError
+
     async def send(self, item: bytes) -> None:
         """Send all of ``item``, waiting for the socket to drain as needed (back-pressure)."""
         sock = self._sock

@@ -148,15 +148,22 @@ class TrioStream(anyio.abc.ByteStream):
 
     async def send(self, item: bytes) -> None:
         """Send all of ``item``, waiting for the socket to drain as needed (back-pressure)."""
+        await self.send_within(item, None, None)
+
+    async def send_within(self, item: bytes, seconds: float | None, deadline: float | None) -> None:
+        """`send()`, raising TimeoutError if the socket makes it wait ``seconds`` or until
+        trio's clock reaches ``deadline``; no cancel scope unless it has to wait."""
         if self._streak >= YIELD_EVERY:
             self._streak = 0
             await trio.lowlevel.checkpoint()
         if self._closed:
             raise anyio.ClosedResourceError
-        await self._send_raw(item)
+        await self._send_raw(item, seconds, deadline)
         self._streak += 1
 
-    async def _send_raw(self, data: bytes) -> None:
+    async def _send_raw(
+        self, data: bytes, seconds: float | None = None, deadline: float | None = None
+    ) -> None:
         sock = self._sock
         try:
             sent = sock.send(data)
@@ -168,6 +175,16 @@ class TrioStream(anyio.abc.ByteStream):
             return
         view = memoryview(data)[sent:]
         self._streak = 0
+        if seconds is None and deadline is None:
+            await self._send_waiting(view)
+            return
+        with trio.CancelScope(deadline=_limit(seconds, deadline)):
+            await self._send_waiting(view)
+            return
+        raise TimeoutError
+
+    async def _send_waiting(self, view: memoryview) -> None:
+        sock = self._sock
         while view:
             if self._closed:
                 raise anyio.ClosedResourceError
@@ -355,8 +372,9 @@ class TrioTLSStream(TrioStream):
 
     # -- sending ----------------------------------------------------------------------------
 
-    async def send(self, item: bytes) -> None:
-        """Encrypt and send all of ``item``, waiting for the socket to drain as needed."""
+    async def send_within(self, item: bytes, seconds: float | None, deadline: float | None) -> None:
+        """Encrypt and send all of ``item``, waiting for the socket to drain as needed; raises
+        TimeoutError if that wait passes ``seconds`` or ``deadline``."""
         if self._streak >= YIELD_EVERY:
             self._streak = 0
             await trio.lowlevel.checkpoint()
@@ -369,14 +387,14 @@ class TrioTLSStream(TrioStream):
                 self._ssl.write(item)
             except ssl.SSLError as exc:
                 self._fail(exc)
-        await self._flush()
+        await self._flush(seconds, deadline)
         self._streak += 1
 
-    async def _flush(self) -> None:
+    async def _flush(self, seconds: float | None = None, deadline: float | None = None) -> None:
         outgoing = self._outgoing
         if outgoing.pending:
             try:
-                await self._send_raw(outgoing.read())
+                await self._send_raw(outgoing.read(), seconds, deadline)
             except BaseException:
                 # The records are numbered: once one is lost, the peer can decrypt nothing
                 # after it (anyio and trio also give up on the stream then).
