@@ -8,7 +8,8 @@ adapter: our pool, or an ``httpx.AsyncClient``. One response type comes back eit
 into our error tree (with ``APIConnectionError.retryable``). Here, the same on both adapters:
 idempotency keys, retries (the first attempt runs without any retry machinery; only a retryable
 failure hands the call to stamina, which drives backoff with ``Retry-After`` honoured up to a
-cap), the total deadline (a cancel scope over all attempts), the debug log line, and status →
+cap), the total deadline (read once per call; our pool bounds a plain call's every phase by
+it, anything else runs under a cancel scope), the debug log line, and status →
 typed error. ``_attempt`` does one attempt in three steps: build, send, check the status.
 
 Hooks for the streaming, upload and download helpers
