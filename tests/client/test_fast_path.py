@@ -8,6 +8,7 @@ whatever a failure carries.
 
 from __future__ import annotations
 
+import os
 import socket
 import time
 from collections.abc import Awaitable, Callable
@@ -29,9 +30,15 @@ from .conftest import ClientFactory
 
 pytestmark = pytest.mark.anyio
 
+# The client-facing suites run a second time on httpx's own transport (scripts/test): there is
+# no pool and so no fast path; what the calls must do (deadlines, headers) holds there too.
+ON_POOL = os.environ.get("AEROSTACK_HTTP_TRANSPORT") != "httpx"
+pool_only = pytest.mark.skipif(not ON_POOL, reason="the fast path is our pool's")
+
 OK_GET = b'{"exists": true, "value": 1}'
 
 
+@pool_only
 async def test_plain_calls_take_the_fast_path(
     make_client: ClientFactory, emulator: Emulator
 ) -> None:
@@ -89,7 +96,7 @@ async def test_a_calls_own_header_replaces_the_shared_one(make_client: ClientFac
         before = pool_module.fetches.taken
         await client.cache.get("k", extra_headers={"Accept": "text/plain", "X-Probe": "1"})
         await client.cache.get("k")
-        assert pool_module.fetches.taken - before == 2
+        assert pool_module.fetches.taken - before == (2 if ON_POOL else 0)
     first, second = ([line.lower() for line in head.split(b"\r\n")[1:]] for head in heads)
     assert [line for line in first if line.startswith(b"accept:")] == [b"accept: text/plain"]
     assert b"x-probe: 1" in first
@@ -117,6 +124,9 @@ async def test_the_whole_deadline_bounds_a_silent_server_with_one_timer(
     error = info.value
     assert not error.retryable  # sending again cannot beat a deadline that has passed
     assert len(server.received) == 1
+    assert "sk_secret_key_1234" not in str(error)
+    if not ON_POOL:
+        return  # (httpx's transport: the call's cancel scope ended it, no cause)
     cause = error.__cause__
     assert isinstance(cause, DeadlineExceeded)
     # The request the cause carries is built only now, with the key masked.
