@@ -8,10 +8,16 @@ every phase of it: waiting for a connection, connecting, writing, each read.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
 import anyio
 import httpx
 
-__all__ = ["DeadlineExceeded", "limit_of", "past"]
+__all__ = ["DeadlineExceeded", "bounded", "limit_of", "past"]
+
+A = TypeVar("A")
+R = TypeVar("R")
 
 _EARLY = 0.001
 """asyncio may run a timer up to its clock's resolution early: compare with this margin."""
@@ -33,3 +39,17 @@ def limit_of(seconds: float | None, deadline: float | None) -> float | None:
 def past(deadline: float | None) -> bool:
     """Whether the call's ``deadline`` has come (a timeout at or after it is the call's)."""
     return deadline is not None and anyio.current_time() >= deadline - _EARLY
+
+
+async def bounded(
+    call: Callable[[A], Awaitable[R]], arg: A, seconds: float | None, deadline: float | None
+) -> R:
+    """``await call(arg)``, raising TimeoutError once ``seconds`` pass or the backend's clock
+    reaches ``deadline`` (an anyio cancel scope, only if either is set): how a stream without a
+    cheaper way of its own bounds a receive or a send."""
+    limit = limit_of(seconds, deadline)
+    if limit is None:
+        return await call(arg)
+    with anyio.CancelScope(deadline=limit):
+        return await call(arg)
+    raise TimeoutError

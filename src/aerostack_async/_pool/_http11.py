@@ -26,7 +26,7 @@ from ._codec import (
     ResponseHead,
     explain_invalid,
 )
-from ._deadlines import DeadlineExceeded, limit_of, past
+from ._deadlines import DeadlineExceeded, bounded, limit_of, past
 
 if TYPE_CHECKING:
     from ._slots import Origin, Slots
@@ -126,14 +126,7 @@ stream makes it wait past ``seconds`` or ``deadline`` (a timer only when it has 
 
 def _scoped_send(stream: anyio.abc.ByteStream) -> SendWithin:
     async def send_within(data: bytes, seconds: float | None, deadline: float | None) -> None:
-        limit = limit_of(seconds, deadline)
-        if limit is None:
-            await stream.send(data)
-            return
-        with anyio.CancelScope(deadline=limit):
-            await stream.send(data)
-            return
-        raise TimeoutError
+        await bounded(stream.send, data, seconds, deadline)
 
     return send_within
 
@@ -142,12 +135,7 @@ def _scoped(stream: anyio.abc.ByteStream) -> ReceiveWithin:
     async def receive_within(
         max_bytes: int, seconds: float | None, deadline: float | None
     ) -> bytes:
-        limit = limit_of(seconds, deadline)
-        if limit is None:
-            return await stream.receive(max_bytes)
-        with anyio.CancelScope(deadline=limit):
-            return await stream.receive(max_bytes)
-        raise TimeoutError
+        return await bounded(stream.receive, max_bytes, seconds, deadline)
 
     return receive_within
 

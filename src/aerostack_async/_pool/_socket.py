@@ -25,7 +25,7 @@ import anyio.abc
 import anyio.lowlevel
 from anyio.streams.tls import TLSStream
 
-from ._deadlines import limit_of
+from ._deadlines import bounded
 
 __all__ = ["PoolTLSStream", "SocketStream", "connect_socket", "connect_tcp"]
 
@@ -93,12 +93,7 @@ class SocketStream(anyio.abc.ByteStream):
                 if not data:
                     raise anyio.EndOfStream
                 return data
-        limit = limit_of(seconds, deadline)
-        if limit is None:
-            return await self.receive(max_bytes)
-        with anyio.CancelScope(deadline=limit):
-            return await self.receive(max_bytes)
-        raise TimeoutError
+        return await bounded(self.receive, max_bytes, seconds, deadline)
 
     async def send_within(self, item: bytes, seconds: float | None, deadline: float | None) -> None:
         """`send()`, raising TimeoutError if the socket makes it wait ``seconds`` or until the
@@ -114,14 +109,7 @@ class SocketStream(anyio.abc.ByteStream):
                 self._streak += 1
                 return
             item = item[sent:]
-        limit = limit_of(seconds, deadline)
-        if limit is None:
-            await self.send(item)
-            return
-        with anyio.CancelScope(deadline=limit):
-            await self.send(item)
-            return
-        raise TimeoutError
+        await bounded(self.send, item, seconds, deadline)
 
     async def send(self, item: bytes) -> None:
         """Send all of ``item``, waiting for the socket to drain as needed (back-pressure)."""
