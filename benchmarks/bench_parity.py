@@ -16,7 +16,9 @@ is that process's own CPU time (user + system) divided by the calls it made. Par
 - ``sync``: sequential calls against the emulator, ops/s and client CPU per call: our
   ``Aerostack`` (the sync facade), the vendor SDK ``aerostack==0.1.2``'s sync
   ``cache.cache_get``, raw ``urllib3`` and ``requests`` doing the same POST and JSON decode, and
-  ``AsyncAerostack`` at c=1 (what the facade's hop adds); plus the hop alone (a no-op call).
+  ``AsyncAerostack`` at c=1 (what the facade's hop adds); plus the hop alone (a no-op call), in
+  turns with the floor under any such hop on this machine (a bare hand-off onto a loop in
+  another thread, no library code), since that floor moves with the host.
 - ``import``: ``python -X importtime`` of ``import aerostack_async``, of
   ``from aerostack_async import AsyncAerostack``, of ``import httpx`` and of ``import aiohttp``
   (median of 5 fresh interpreters each).
@@ -224,6 +226,57 @@ def _hop_worker(backend: str, total: int) -> dict[str, float]:
     return {"cpu_us": cpu / total * 1e6, "wall_us": wall / total * 1e6}
 
 
+def _hop_floor_worker(backend: str, total: int) -> dict[str, float]:
+    """The floor under any hop onto one loop serving other threads, with no library code: a
+    thread hands a coroutine to a loop running in another thread (``call_soon_threadsafe`` or
+    ``TrioToken.run_sync_soon``, then a task) and blocks on a lock that the task releases."""
+    import threading
+
+    async def release(lock: threading.Lock) -> None:
+        lock.release()
+
+    started = threading.Event()
+    handle: dict[str, Any] = {}
+    if backend == "asyncio":
+        import asyncio
+
+        loop = asyncio.new_event_loop()
+        threading.Thread(target=loop.run_forever, daemon=True).start()
+
+        def hand_off(lock: threading.Lock) -> None:
+            loop.call_soon_threadsafe(lambda: loop.create_task(release(lock)))
+
+    else:
+        import trio
+
+        async def serve() -> None:
+            handle["token"] = trio.lowlevel.current_trio_token()
+            started.set()
+            await trio.sleep_forever()
+
+        threading.Thread(target=trio.run, args=(serve,), daemon=True).start()
+        started.wait()
+        token = handle["token"]
+        spawn = trio.lowlevel.spawn_system_task
+
+        def hand_off(lock: threading.Lock) -> None:
+            token.run_sync_soon(lambda: spawn(release, lock))
+
+    def hop() -> None:
+        lock = threading.Lock()
+        lock.acquire()
+        hand_off(lock)
+        lock.acquire()
+
+    for _ in range(200):
+        hop()
+    cpu, wall = time.process_time(), time.perf_counter()
+    for _ in range(total):
+        hop()
+    cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
+    return {"cpu_us": cpu / total * 1e6, "wall_us": wall / total * 1e6}
+
+
 def worker_main(args: argparse.Namespace) -> None:
     """One measurement in this process; prints it as JSON."""
     import anyio
@@ -250,6 +303,8 @@ def worker_main(args: argparse.Namespace) -> None:
         result = _sync_worker(spec["client"], spec["base_url"], spec["api_key"], spec["total"])
     elif kind == "hop":
         result = _hop_worker(spec["backend"], spec["total"])
+    elif kind == "hop-floor":
+        result = _hop_floor_worker(spec["backend"], spec["total"])
     else:
         raise ValueError(kind)
     print(json.dumps(result))
@@ -358,11 +413,16 @@ def part_sync(repeat: int, total: int) -> dict[str, Any]:
                 f"  sync {row['label']:36} {row['ops']:7,.0f}/s {row['cpu_us']:6.0f} µs",
                 file=sys.stderr,
             )
-    hops = {}
+    # The hop, and in turns with it the floor under any hop on this machine at this moment.
+    hops, floors = {}, {}
     for backend in ("asyncio", "trio"):
-        spec = {"kind": "hop", "backend": backend, "total": 5000}
-        hops[backend] = _median([_run(spec) for _ in range(repeat)])
-    return {"rows": rows, "hop": hops}
+        measured: dict[str, list[dict[str, float]]] = {"hop": [], "hop-floor": []}
+        for _ in range(repeat):
+            for kind in measured:
+                measured[kind].append(_run({"kind": kind, "backend": backend, "total": 5000}))
+        hops[backend] = _median(measured["hop"])
+        floors[backend] = _median(measured["hop-floor"])
+    return {"rows": rows, "hop": hops, "hop_floor": floors}
 
 
 def _importtime(statement: str) -> list[tuple[str, int, bool]]:
@@ -437,7 +497,11 @@ def print_report(data: dict[str, Any]) -> None:
                 f" ({row['cpu_us'] / vendor['cpu_us']:.2f}x)"
             )
         for backend, hop in sync["hop"].items():
-            print(f"  the hop alone ({backend}): {hop['wall_us']:.0f} µs a call")
+            floor = sync.get("hop_floor", {}).get(backend)
+            print(
+                f"  the hop alone ({backend}): {hop['cpu_us']:.0f} µs CPU a call"
+                + (f" (the bare hand-off, no library: {floor['cpu_us']:.0f} µs)" if floor else "")
+            )
     imports = data.get("import")
     if imports:
         print("\nImport time (median of 5, -X importtime):")

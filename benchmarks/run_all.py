@@ -846,6 +846,16 @@ def parity_claims(data: dict[str, Any] | None) -> list[Claim]:
                     worst <= 60,
                 )
             )
+            floor = sync.get("hop_floor") or {}
+            if floor:
+                out.append(
+                    Claim(
+                        "the bare cross-thread hand-off under any hop, no library code (same run)",
+                        "(for reference)",
+                        " / ".join(f"{h['cpu_us']:.0f} µs" for h in floor.values()),
+                        None,
+                    )
+                )
     imports = data.get("import")
     if imports and "httpx" in imports:
         httpx_ms = imports["httpx"]["ms"]
@@ -932,6 +942,20 @@ def section_parity(data: dict[str, Any]) -> list[str]:
                 )
                 + ".",
             ]
+            floor = sync.get("hop_floor") or {}
+            if floor:
+                out += [
+                    "",
+                    "The floor under any such hop at that moment, measured in turns with it: a "
+                    "thread hands a coroutine to a loop running in another thread and blocks on a "
+                    "lock the task releases, with no library code (`call_soon_threadsafe` / "
+                    "`TrioToken.run_sync_soon`), CPU (wall) per call: "
+                    + ", ".join(
+                        f"{name} {h['cpu_us']:.0f} µs ({h['wall_us']:.0f} µs)"
+                        for name, h in floor.items()
+                    )
+                    + ".",
+                ]
         out.append("")
     imports = data.get("import")
     if imports:
