@@ -348,3 +348,39 @@ def test_a_pool_used_from_a_second_event_loop_opens_new_connections(pool_stream:
         listener.close()
         anyio.run(transport.aclose)
         gc.collect()  # here, under this test's warning filters, not in some later test
+
+
+@native_only
+@pytest.mark.parametrize("pool_stream", ["native"], indirect=True)
+@pytest.mark.parametrize("tls", [False, True], ids=["plain", "tls"])
+async def test_the_loop_reads_into_the_shared_buffer(
+    monkeypatch: pytest.MonkeyPatch, certificate: Certificate, tls: bool, pool_stream: str
+) -> None:
+    # A buffered protocol: the loop reads into one preallocated buffer per thread (no new
+    # 256 KiB bytes object, and so no mmap, per read). Prove the path is the one taken.
+    filled: list[int] = []
+    original = AsyncioStream.buffer_updated
+
+    def counting(self: AsyncioStream, nbytes: int) -> None:
+        filled.append(nbytes)
+        original(self, nbytes)
+
+    monkeypatch.setattr(AsyncioStream, "buffer_updated", counting)
+    payload = bytes(range(256)) * 4096  # 1 MiB: many reads, all through the buffer
+
+    async def big(peer: Peer) -> None:
+        while await peer.read_request() is not None:
+            await peer.send(
+                b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % len(payload) + payload
+            )
+
+    options = {"ssl_context": certificate.server_context()} if tls else {}
+    verify = certificate.client_context() if tls else True
+    async with (
+        serve(big, **options) as server,
+        httpx.AsyncClient(transport=AsyncPoolTransport(verify=verify)) as client,
+    ):
+        for _ in range(2):
+            assert (await client.get(server.url)).content == payload
+    assert sum(filled) >= 2 * len(payload)
+    assert len(filled) >= 2
