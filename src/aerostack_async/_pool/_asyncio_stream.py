@@ -335,7 +335,7 @@ def _limit(
 
 
 def _expire(waiter: asyncio.Future[None]) -> None:
-    """A receive's time is up: wake it with TimeoutError (unless bytes woke it first)."""
+    """A wait's time is up: wake it with TimeoutError (unless it was woken first)."""
     if not waiter.done():
         waiter.set_exception(TimeoutError())
 
