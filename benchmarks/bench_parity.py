@@ -37,19 +37,18 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from bench_transport import canned_server, make_certificate  # noqa: E402
+from bench_transport import WARMUP, _drive, canned_server, make_certificate  # noqa: E402
 
 CONCURRENCY = (1, 16, 64)
 LOOPS = ("asyncio", "uvloop", "trio")
 PARTS = ("async", "first-tls", "sync", "import")
-WARMUP = 200
 SYNC_CLIENTS = ("ours-sync", "ours-sync-trio", "vendor-sdk", "urllib3", "requests", "ours-async")
 SYNC_LABELS = {
     "ours-sync": "Aerostack (sync facade)",
@@ -70,31 +69,6 @@ LIMITS = {"max_connections": 100, "max_keepalive_connections": 100, "keepalive_e
 
 # ------------------------------------------------------------------------------------------
 # Workers (each in its own process)
-
-
-async def _drive(
-    call: Callable[[], Awaitable[object]], concurrency: int, total: int
-) -> dict[str, float]:
-    import anyio
-
-    async def run(count: int) -> None:
-        remaining = count
-
-        async def worker() -> None:
-            nonlocal remaining
-            while remaining > 0:
-                remaining -= 1
-                await call()
-
-        async with anyio.create_task_group() as tg:
-            for _ in range(concurrency):
-                tg.start_soon(worker)
-
-    await run(WARMUP)
-    cpu, wall = time.process_time(), time.perf_counter()
-    await run(total)
-    cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
-    return {"cpu_us": cpu / total * 1e6, "rps": total / wall}
 
 
 async def _async_worker(client: str, url: str, concurrency: int, total: int, ca: str | None) -> Any:

@@ -366,13 +366,7 @@ async def exchange(
                 await conn.send_within(small, timeouts.get("write"), deadline)
             except _IO_ERRORS as exc:
                 if isinstance(exc, TimeoutError):
-                    if past(deadline):
-                        raise DeadlineExceeded(
-                            "The call's deadline passed while sending", request=request
-                        ) from None
-                    raise httpx.WriteTimeout(
-                        "Timed out sending the request", request=request
-                    ) from None
+                    raise _write_timeout(deadline, request) from None
                 write_error = exc
         else:
             write_timeout = timeouts.get("write")
@@ -383,11 +377,7 @@ async def exchange(
                 # came.
                 write_error = await _send_request(codec, stream, out, scope, write_timeout)
             if scope.cancelled_caught:
-                if past(deadline):
-                    raise DeadlineExceeded(
-                        "The call's deadline passed while sending", request=request
-                    )
-                raise httpx.WriteTimeout("Timed out sending the request", request=request)
+                raise _write_timeout(deadline, request)
         reading = True
         receive_within = conn.receive_within
         while True:
@@ -427,6 +417,13 @@ async def exchange(
         if not received:
             raise _no_response(request, reused, write_error, exc) from exc
         raise httpx.ReadError(_describe(exc), request=request) from exc
+
+
+def _write_timeout(deadline: float | None, request: httpx.Request | None) -> httpx.TimeoutException:
+    """The error for a write that ran out of time: the call's deadline, or the write timeout."""
+    if past(deadline):
+        return DeadlineExceeded("The call's deadline passed while sending", request=request)
+    return httpx.WriteTimeout("Timed out sending the request", request=request)
 
 
 def _no_response(

@@ -130,6 +130,17 @@ def _response(
     )
 
 
+def _expects_continue(fields: HeadFields, extra: Mapping[str, str]) -> bool:
+    """Whether a request given by its parts asks for ``100 Continue`` (the call's own
+    ``Expect`` replacing a shared one)."""
+    if "expect" not in fields.names and not any(name.lower() == "expect" for name in extra):
+        return False  # (every library call: no merge)
+    return any(
+        name.lower() == b"expect" and value.lower() == b"100-continue"
+        for name, value in fields.merged(extra)
+    )
+
+
 class Fetched:
     """A response read whole by `AsyncPoolTransport.fetch()`.
 
@@ -274,14 +285,8 @@ class AsyncPoolTransport(httpx.AsyncBaseTransport):
             raise httpx.LocalProtocolError(
                 explain_invalid_parts(method, url.path, merged)
             ) from None
-        expect = "expect" in fields.names or any(name.lower() == "expect" for name in extra)
+        expect = _expects_continue(fields, extra)
         out = Outgoing(method, prepared, content or b"", None, expect, None, deadline)
-        if expect:
-            merged = fields.merged(extra)
-            out.expect = any(
-                name.lower() == b"expect" and value.lower() == b"100-continue"
-                for name, value in merged
-            )
         fetches.taken += 1
         conn, head, chunks, complete = await self._exchange(out, url, timeouts)
         slots = self._slots
